@@ -1,0 +1,1 @@
+"""Diffusion samplers, guidance, likelihoods and analytic targets for any denoiser."""

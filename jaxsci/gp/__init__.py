@@ -1,0 +1,1 @@
+"""Exact Gaussian-process inference on grids through Kronecker structure."""

@@ -1,0 +1,1 @@
+"""Structured linear operators, Krylov methods and stochastic estimators."""

@@ -1,0 +1,1 @@
+"""Sharding helpers: device meshes and batch axes split over them."""

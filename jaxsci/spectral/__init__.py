@@ -1,0 +1,1 @@
+"""Fourier pseudo-spectral PDE solvers with exponential integrators."""
