@@ -1,1 +1,8 @@
-"""Sharding helpers: device meshes and batch axes split over them."""
+"""Sharding helpers: device meshes and batch (ensemble) axes split over them."""
+
+from ._mesh import (
+    ensemble_map as ensemble_map,
+    make_mesh as make_mesh,
+    replicate as replicate,
+    shard_batch as shard_batch,
+)
