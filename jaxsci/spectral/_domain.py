@@ -1,0 +1,168 @@
+"""Periodic boxes: grids, wavenumbers, FFT layouts, derivative symbols, dealiasing masks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Complex, Float, Shaped
+
+
+def _float_dtype():
+    return jnp.zeros(()).dtype
+
+
+class PeriodicDomain(eqx.Module):
+    r"""A periodic box $\prod_j [0, L_j)$ sampled on $N_j$ equispaced points per axis.
+
+    Axes may have different numbers of points and lengths (non-cubic grids), in 1, 2 or 3
+    dimensions. Point $j$ of axis $a$ sits at $x = j L_a / N_a$. Fields are arrays of shape
+    `(channels, *shape)`; their Fourier layout is `rfftn` over the spatial axes for real
+    fields (last axis of length $N_{-1}//2+1$) and `fftn` for complex fields.
+
+    **Arguments:**
+
+    - `shape`: number of points per axis, e.g. `(128,)` or `(64, 32)`.
+    - `extent`: length of each axis; a single float is used for every axis.
+
+    **Example:**
+
+    ```python
+    import jaxsci.spectral as sp
+    domain = sp.PeriodicDomain((64, 32), (2.0, 1.0))
+    x, y = domain.grid()
+    ```
+
+    **Nyquist convention.** At even $N$ the mode $N/2$ is its own mirror; its odd-order
+    derivative symbols are set to zero (the only choice that keeps real fields real), while
+    even-order symbols use $|k| = \pi N / L$ (Trefethen, *Spectral Methods in MATLAB*, ch. 3).
+    """
+
+    shape: tuple[int, ...] = eqx.field(static=True)
+    extent: tuple[float, ...] = eqx.field(static=True)
+
+    def __init__(self, shape: Sequence[int] | int, extent: Sequence[float] | float = 2 * math.pi):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not 1 <= len(shape) <= 3:
+            raise ValueError(f"`shape` must have 1 to 3 axes, got {shape}.")
+        if any((not isinstance(n, (int, np.integer))) or n < 2 for n in shape):
+            raise ValueError(f"`shape` must hold integers >= 2, got {shape}.")
+        if isinstance(extent, (int, float, np.floating, np.integer)):
+            extent = (float(extent),) * len(shape)
+        extent = tuple(float(e) for e in extent)
+        if len(extent) != len(shape):
+            raise ValueError(f"`extent` has {len(extent)} entries but `shape` has {len(shape)}.")
+        if any(not (math.isfinite(e) and e > 0) for e in extent):
+            raise ValueError(f"`extent` must be positive and finite, got {extent}.")
+        self.shape = tuple(int(n) for n in shape)
+        self.extent = extent
+
+    @property
+    def ndim(self) -> int:
+        """Number of spatial dimensions."""
+        return len(self.shape)
+
+    @property
+    def axes(self) -> tuple[int, ...]:
+        """The spatial axes of a field `(channels, *shape)` (negative indices)."""
+        return tuple(range(-self.ndim, 0))
+
+    @property
+    def spacing(self) -> tuple[float, ...]:
+        """Grid spacing $L_j / N_j$ per axis."""
+        return tuple(e / n for e, n in zip(self.extent, self.shape))
+
+    def fourier_shape(self, complex_field: bool = False) -> tuple[int, ...]:
+        """Shape of the spatial axes in Fourier space (`rfftn` layout unless `complex_field`)."""
+        if complex_field:
+            return self.shape
+        return (*self.shape[:-1], self.shape[-1] // 2 + 1)
+
+    def coordinates(self) -> tuple[Float[Array, " n"], ...]:
+        """The 1D coordinates $j L / N$ of every axis."""
+        dt = _float_dtype()
+        return tuple(jnp.arange(n, dtype=dt) * (e / n) for n, e in zip(self.shape, self.extent))
+
+    def grid(self) -> Float[Array, "dim *shape"]:
+        """Meshgrid (`ij` indexing) of coordinates, shape `(ndim, *shape)`."""
+        return jnp.stack(jnp.meshgrid(*self.coordinates(), indexing="ij"))
+
+    def _integer_modes(self, complex_field: bool) -> list[np.ndarray]:
+        """Signed integer mode numbers per axis, shaped to broadcast over the Fourier grid."""
+        modes = []
+        for a, n in enumerate(self.shape):
+            last_real = (a == self.ndim - 1) and not complex_field
+            m = np.fft.rfftfreq(n, 1.0 / n) if last_real else np.fft.fftfreq(n, 1.0 / n)
+            shape = [1] * self.ndim
+            shape[a] = m.size
+            modes.append(np.round(m).reshape(shape))
+        return modes
+
+    def wavenumbers(self, complex_field: bool = False) -> tuple[Float[Array, "..."], ...]:
+        r"""Angular wavenumbers $k_j = 2\pi m_j / L_j$ per axis, broadcastable over the
+        Fourier grid. At even $N$ the Nyquist entry is $+\pi N / L$ (its sign is irrelevant
+        for even-order symbols; odd-order symbols zero it, see `derivative`)."""
+        dt = _float_dtype()
+        out = []
+        for m, n, e in zip(self._integer_modes(complex_field), self.shape, self.extent):
+            m = np.abs(m) * np.where(np.abs(m) == n / 2, 1.0, np.sign(m))
+            out.append(jnp.asarray(2 * np.pi * m / e, dtype=dt))
+        return tuple(out)
+
+    def derivative(self, axis: int, order: int = 1, complex_field: bool = False) -> Array:
+        r"""Fourier symbol $(i k_{axis})^{order}$ of $\partial^{order}/\partial x_{axis}^{order}$.
+
+        For odd `order` the Nyquist mode of an even-length axis is zeroed."""
+        if not 0 <= axis < self.ndim:
+            raise ValueError(f"`axis` must be in [0, {self.ndim}), got {axis}.")
+        n = self.shape[axis]
+        m = self._integer_modes(complex_field)[axis]
+        k = 2 * np.pi * m / self.extent[axis]
+        sym = (1j * k) ** order
+        if order % 2 == 1 and n % 2 == 0:
+            sym = np.where(np.abs(m) == n // 2, 0.0, sym)
+        if order % 2 == 0:
+            sym = sym.real
+            return jnp.asarray(sym, dtype=_float_dtype())
+        return jnp.asarray(sym, dtype=jnp.result_type(_float_dtype(), jnp.complex64))
+
+    def laplacian(self, complex_field: bool = False) -> Float[Array, "..."]:
+        r"""Fourier symbol $-|k|^2$ of the Laplacian, full Fourier-grid shape."""
+        ks = self.wavenumbers(complex_field)
+        out = jnp.zeros(self.fourier_shape(complex_field), _float_dtype())
+        for k in ks:
+            out = out - k**2
+        return out
+
+    def dealiasing_mask(self, fraction: float | None, complex_field: bool = False) -> Array:
+        r"""Boolean mask keeping modes with $|m_j| < \text{fraction} \cdot N_j / 2$ on every
+        axis (Orszag's 2/3 rule for `fraction=2/3`); all ones if `fraction` is `None`."""
+        if fraction is None:
+            return jnp.ones(self.fourier_shape(complex_field), bool)
+        mask = np.ones(self.fourier_shape(complex_field), bool)
+        for m, n in zip(self._integer_modes(complex_field), self.shape):
+            mask = mask & (np.abs(m) < fraction * n / 2)
+        return jnp.asarray(mask)
+
+    def fft(self, u: Shaped[Array, "c *shape"], complex_field: bool = False) -> Complex[Array, "..."]:
+        """Forward FFT over the spatial axes (`rfftn` for real fields)."""
+        if complex_field:
+            return jnp.fft.fftn(u, axes=self.axes)
+        return jnp.fft.rfftn(u, axes=self.axes)
+
+    def ifft(self, u_hat: Complex[Array, "..."], complex_field: bool = False) -> Array:
+        """Inverse of `fft` (`irfftn` with the domain's shape for real fields)."""
+        if complex_field:
+            return jnp.fft.ifftn(u_hat, axes=self.axes)
+        return jnp.fft.irfftn(u_hat, s=self.shape, axes=self.axes)
+
+    def check_field(self, u: Array, num_channels: int, name: str = "u") -> None:
+        """Raise `ValueError` unless `u` has shape `(num_channels, *shape)`."""
+        expected = (num_channels, *self.shape)
+        if tuple(u.shape) != expected:
+            raise ValueError(
+                f"`{name}` must have shape (channels, *domain.shape) = {expected}, got {tuple(u.shape)}."
+            )

@@ -1,0 +1,55 @@
+"""Error metrics and spectra of fields on a periodic domain."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Shaped
+
+from ._domain import PeriodicDomain
+
+
+def relative_l2(u: Shaped[Array, "..."], reference: Shaped[Array, "..."]) -> Float[Array, ""]:
+    r"""Relative L2 error $\|u - u_{ref}\|_2 / \|u_{ref}\|_2$ over all entries.
+
+    **Arguments:** `u`, `reference` of equal shape. **Returns:** a scalar.
+    """
+    if u.shape != reference.shape:
+        raise ValueError(f"`u` shape {u.shape} does not match `reference` shape {reference.shape}.")
+    return jnp.linalg.norm((u - reference).ravel()) / jnp.linalg.norm(reference.ravel())
+
+
+def energy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Float[Array, " k"]:
+    r"""Shell-summed energy spectrum $E(m) = \sum_{m-1/2 \le |\mathbf m| < m+1/2}
+    \tfrac12\sum_c |\hat u_c(\mathbf m)|^2 / N^2$ for integer shells $m = 0..\max N_j/2$.
+
+    By Parseval, $\sum_m E(m) = \tfrac12 \langle |u|^2 \rangle$ (mean over the grid) when
+    no energy lies beyond the last shell. For a velocity field this is the kinetic energy
+    spectrum; for a vorticity field it is the enstrophy spectrum.
+
+    **Arguments:** `u` (real field `(channels, *shape)`); `domain`.
+
+    **Returns:** `E`, shape `(max(shape)//2 + 1,)`.
+    """
+    domain.check_field(u, u.shape[0], "u")
+    u_hat = jnp.fft.fftn(u, axes=domain.axes)
+    n_total = float(np.prod(domain.shape))
+    power = 0.5 * jnp.sum(jnp.abs(u_hat) ** 2, axis=0) / n_total**2
+    modes = domain._integer_modes(True)
+    radius = np.sqrt(sum(m.astype(float) ** 2 for m in modes))
+    shells = np.rint(radius).astype(int)
+    num = max(domain.shape) // 2 + 1
+    keep = shells < num
+    out = jnp.zeros(num, power.dtype)
+    return out.at[shells[keep]].add(power[jnp.asarray(keep)])
+
+
+def enstrophy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Float[Array, " k"]:
+    r"""Enstrophy spectrum of a velocity field, $Z(m) = \sum_{\text{shell } m}
+    \tfrac12|\mathbf k|^2\sum_c|\hat u_c|^2/N^2$ (equal to the energy spectrum of the
+    vorticity for divergence-free fields)."""
+    domain.check_field(u, u.shape[0], "u")
+    k2 = sum(jnp.asarray(np.asarray(k)) ** 2 for k in domain.wavenumbers(True))
+    u_hat = jnp.fft.fftn(u, axes=domain.axes)
+    weighted = domain.ifft(u_hat * jnp.sqrt(k2), True).real
+    return energy_spectrum(weighted, domain)

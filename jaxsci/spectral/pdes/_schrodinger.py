@@ -1,0 +1,74 @@
+"""Complex-field equations: nonlinear Schrodinger and complex Ginzburg-Landau."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from jaxtyping import Array, ArrayLike
+
+from .._domain import PeriodicDomain
+from .._pde import AbstractPDE, coefficient
+from ._common import k_squared
+
+
+class NonlinearSchrodinger(AbstractPDE):
+    r"""Cubic nonlinear Schrodinger equation
+    $i\psi_t + \tfrac12\Delta\psi + g|\psi|^2\psi = 0$ for a complex field (uses `fftn`).
+
+    Linear part $-\tfrac i2|k|^2$, nonlinear part $i g|\psi|^2\psi$. For $g = 1$ (focusing)
+    in 1D the bright soliton is
+    $\psi = a\operatorname{sech}(a(x - vt - x_0))\,e^{i(vx + (a^2 - v^2)t/2)}$; the mass
+    $\int|\psi|^2$ is conserved.
+
+    **Arguments:** `domain`; `g` (nonlinearity; $g > 0$ focusing).
+
+    **Example:** `sp.ETDRK(sp.NonlinearSchrodinger(sp.PeriodicDomain(256, 40.0)), dt=5e-3)`.
+
+    **Reference:** V. E. Zakharov, A. B. Shabat, Sov. Phys. JETP 34 (1972).
+    """
+
+    domain: PeriodicDomain
+    g: Array
+    complex_field: ClassVar[bool] = True
+
+    def __init__(self, domain: PeriodicDomain, g: ArrayLike = 1.0):
+        self.domain, self.g = domain, coefficient(g, "g")
+
+    def linear(self):
+        return (-0.5j * k_squared(self.domain, True))[None]
+
+    def nonlinear(self, u_hat):
+        d = self.domain
+        psi = d.ifft(u_hat, True)
+        return 1j * self.g * d.fft(psi * (psi.real**2 + psi.imag**2), True)
+
+
+class ComplexGinzburgLandau(AbstractPDE):
+    r"""Complex Ginzburg-Landau equation
+    $A_t = A + (1 + i\alpha)\Delta A - (1 + i\beta)|A|^2A$ for a complex field.
+
+    Plane waves $A = \sqrt{1 - q^2}\,e^{i(qx - \omega t)}$ with
+    $\omega = \alpha q^2 + \beta(1 - q^2)$ are exact solutions.
+
+    **Arguments:** `domain`; `alpha` (linear dispersion); `beta` (nonlinear dispersion).
+
+    **Example:** `sp.ETDRK(sp.ComplexGinzburgLandau(sp.PeriodicDomain((64, 64), 50.0)), dt=0.05)`.
+
+    **Reference:** I. S. Aranson, L. Kramer, Rev. Mod. Phys. 74 (2002).
+    """
+
+    domain: PeriodicDomain
+    alpha: Array
+    beta: Array
+    complex_field: ClassVar[bool] = True
+
+    def __init__(self, domain: PeriodicDomain, alpha: ArrayLike = 1.0, beta: ArrayLike = -1.0):
+        self.domain, self.alpha, self.beta = domain, coefficient(alpha, "alpha"), coefficient(beta, "beta")
+
+    def linear(self):
+        return (1.0 - (1.0 + 1j * self.alpha) * k_squared(self.domain, True))[None]
+
+    def nonlinear(self, u_hat):
+        d = self.domain
+        a = d.ifft(u_hat, True)
+        return -(1.0 + 1j * self.beta) * d.fft(a * (a.real**2 + a.imag**2), True)
