@@ -1,0 +1,176 @@
+"""jaxsci.diffusion vs k-diffusion on analytic Gaussian-mixture denoisers.
+
+The mixture denoiser (diagonal covariances) is written once in JAX
+(`jaxsci.diffusion.targets.GaussianMixture`) and once in torch (below), and both samplers
+run in this process on identical inputs and sigmas. k-diffusion is not a jaxsci dependency
+(its package pulls in torchvision, wandb, kornia, ...): when `k_diffusion` is not importable
+its column is reported as missing, never estimated. What is always measured:
+
+- jaxsci's warm median time of the jitted `sample` call;
+- the sampler overhead: total - NFE x (one denoiser call), as a fraction of total, where the
+  NFE calls are timed as one jitted loop of chained denoiser calls (no per-call dispatch);
+- the torch denoiser's time per call x NFE, a lower bound on any eager torch sampler
+  (k-diffusion included) that evaluates the same denoiser NFE times.
+
+Run: `python benchmarks/diffusion_vs_kdiffusion.py [--repeats 5] [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxsci import diffusion as jd
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+try:
+    from k_diffusion import sampling as kd_sampling
+except Exception:  # k-diffusion (or one of its many dependencies) is not installed
+    kd_sampling = None
+
+
+def mixture(d, k, seed=0):
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(0.5, 1.5, k).astype(np.float32)
+    mu = (3.0 * rng.standard_normal((k, d))).astype(np.float32)
+    var = rng.uniform(0.1, 0.5, (k, d)).astype(np.float32)
+    return w / w.sum(), mu, var
+
+
+def torch_denoiser(w, mu, var):
+    w, mu, var0 = (torch.tensor(a) for a in (w, mu, var))
+    log_w = torch.log(w)
+
+    def denoiser(x, sigma):
+        # the same algorithm as jaxsci.diffusion.targets.GaussianMixture (diagonal case)
+        s2 = sigma.reshape(-1)[0] ** 2
+        var = var0 + s2  # (K, d)
+        prec_diff = (x[:, None, :] - mu) / var  # (n, K, d)
+        maha = ((x[:, None, :] - mu) * prec_diff).sum(-1)
+        logp = -0.5 * (maha + torch.log(var).sum(-1)) + log_w
+        r = torch.softmax(logp, dim=1)
+        score = -(r[..., None] * prec_diff).sum(1)
+        return x + s2 * score
+
+    return denoiser
+
+
+def jax_denoiser(w, mu, var):
+    return jd.targets.GaussianMixture(jnp.asarray(w), jnp.asarray(mu), jnp.asarray(var)).denoiser
+
+
+def median_time(fn, repeats):
+    fn()  # warm-up / compile
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def best_threads(measure):
+    """The peer's better time of 1 thread and its default thread count (on a shared, loaded
+    2-core machine torch's default intra-op threading can be 100x slower on small ops)."""
+    default = torch.get_num_threads()
+    times = []
+    for n in sorted({1, default}):
+        torch.set_num_threads(n)
+        times.append(measure())
+    torch.set_num_threads(default)
+    return min(times)
+
+
+WORKLOADS = [
+    # name, d, K, batch, steps, jaxsci sampler, NFE, k-diffusion function, kwargs, stochastic
+    ("Euler d=2 B=100000 20 steps", 2, 8, 100_000, 20, jd.Euler(), 20, "sample_euler", {}, False),
+    ("DPM++ 2M d=64 K=16 B=10000 10 steps", 64, 16, 10_000, 10, jd.DPMpp2M(), 10, "sample_dpmpp_2m", {}, False),
+    ("DPM++ 2M d=64 K=16 B=10000 20 steps", 64, 16, 10_000, 20, jd.DPMpp2M(), 20, "sample_dpmpp_2m", {}, False),
+    # jaxsci's Heun evaluates the (discarded) second stage of the final step too: 36 calls
+    ("Heun EDM d=3072 B=256 18 steps", 3072, 8, 256, 18, jd.Heun(), 36, "sample_heun", {}, False),
+    ("DPM++ 2M SDE d=256 B=4096 50 steps", 256, 8, 4096, 50, jd.DPMpp2MSDE(), 50, "sample_dpmpp_2m_sde", {}, True),
+]
+
+
+def run(repeats, quick):
+    print(f"devices: {jax.devices()}; torch: {torch.__version__ if torch else 'missing'}; "
+          f"k-diffusion: {'installed' if kd_sampling else 'MISSING (column skipped)'}")
+    header = ("workload", "NFE", "jaxsci s", "overhead", "torch NFE x call s", "k-diffusion s", "ratio kd/jaxsci", "max |diff|")
+    rows = []
+    for name, d, k, batch, steps, sampler, nfe, kd_name, kd_kwargs, stochastic in WORKLOADS:
+        if quick:
+            batch = max(batch // 16, 16)
+        w, mu, var = mixture(d, k)
+        den = jax_denoiser(w, mu, var)
+        sigmas = jd.karras_sigmas(steps, 0.002, 80.0)
+        x = 80.0 * jax.random.normal(jax.random.key(0), (batch, d))
+        key = jax.random.key(1) if stochastic else None
+        sample = jax.jit(lambda x: jd.sample(den, x, sigmas, sampler=sampler, key=key))
+        call = jax.jit(lambda x, s: den(x, s))
+        # NFE chained denoiser calls in one jitted loop: the cost of the calls alone, without
+        # per-call dispatch (each call feeds the next, so XLA cannot hoist it out of the loop)
+        chain = jax.jit(lambda x, s: jax.lax.fori_loop(0, nfe, lambda i, y: den(y, s), x))
+        s_mid = sigmas[0]  # x is a typical point of p_sigma at sigma_max
+        t_total = median_time(lambda: sample(x).block_until_ready(), repeats)
+        t_calls = median_time(lambda: chain(x, s_mid).block_until_ready(), repeats)
+        overhead = (t_total - t_calls) / t_total
+        t_torch = kd = ratio = diff = float("nan")
+        if torch is not None:
+            tden = torch_denoiser(w, mu, var)
+            x_t = torch.tensor(np.asarray(x))
+            s_t = torch.tensor(np.asarray(sigmas))
+            s_mid_t = s_t[0]
+            with torch.no_grad():
+                t_torch = nfe * best_threads(lambda: median_time(lambda: tden(x_t, s_mid_t), repeats))
+                # the two denoisers agree (same analytic mixture, JAX vs torch, float32)
+                np.testing.assert_allclose(tden(x_t, s_mid_t).numpy(), np.asarray(call(x, s_mid)), rtol=1e-2, atol=1e-2)
+            if kd_sampling is not None:
+                kwargs = dict(kd_kwargs, disable=True)
+                if stochastic:
+                    kwargs["noise_sampler"] = _noise_sampler(key, x, sigmas)
+                fn = getattr(kd_sampling, kd_name)
+                kd = best_threads(lambda: median_time(lambda: fn(tden, x_t, s_t, **kwargs), repeats))
+                ratio = kd / t_total
+                out = fn(tden, x_t, s_t, **kwargs).numpy()
+                diff = float(np.max(np.abs(out - np.asarray(sample(x)))))
+        rows.append((name, str(nfe), f"{t_total:.4f}", f"{overhead:.1%}", f"{t_torch:.4f}",
+                     "missing" if kd_sampling is None else f"{kd:.4f}",
+                     "-" if kd_sampling is None else f"{ratio:.1f}x",
+                     "-" if kd_sampling is None else f"{diff:.1e}"))
+        print("  done:", name, flush=True)
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    print(fmt.format(*header))
+    print(fmt.format(*("-" * w for w in widths)))
+    for r in rows:
+        print(fmt.format(*r))
+    print("overhead = (jaxsci total - time of NFE chained jitted denoiser calls) / total; "
+          "'torch NFE x call' lower-bounds any eager torch sampler on the same denoiser.")
+
+
+def _noise_sampler(key, x, sigmas):
+    """Feed k-diffusion the per-sample noise jaxsci draws at each step."""
+    levels = np.asarray(sigmas)
+
+    def draw(sigma, sigma_next):
+        i = int(np.argmin(np.abs(levels - float(sigma))))
+        z = jd.samplers.normal_like(jax.random.fold_in(key, i), x)
+        return torch.tensor(np.asarray(z))
+
+    return draw
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="batches / 16 (a smoke run)")
+    args = parser.parse_args()
+    run(args.repeats, args.quick)

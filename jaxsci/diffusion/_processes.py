@@ -1,0 +1,121 @@
+"""Noise processes $x_t = \\alpha(t) x_0 + s(t) n$ and their map to the VE level $\\sigma$."""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax.numpy as jnp
+
+from .._types import Array, Scalar
+
+
+class AbstractProcess(eqx.Module):
+    """A forward process $x_t = \\alpha(t)\\, x_0 + s(t)\\, n$, $t \\in [0, 1]$.
+
+    Its VE level is $\\sigma(t) = s(t)/\\alpha(t)$ and its VE variable $x = x_t/\\alpha(t)$
+    (the *input scaling*); subclasses give `alpha`, `std` and the inverse `t(sigma)`.
+    """
+
+    @abc.abstractmethod
+    def alpha(self, t: Array) -> Array:
+        """Signal scale $\\alpha(t)$."""
+
+    @abc.abstractmethod
+    def std(self, t: Array) -> Array:
+        """Noise scale $s(t)$."""
+
+    @abc.abstractmethod
+    def t(self, sigma: Array) -> Array:
+        """The time with $\\sigma(t) = $ `sigma`."""
+
+    def sigma(self, t: Array) -> Array:
+        """$\\sigma(t) = s(t)/\\alpha(t)$."""
+        return self.std(t) / self.alpha(t)
+
+
+class VE(AbstractProcess):
+    """Variance exploding: $\\alpha = 1$, $s(t) = \\sigma_{min}(\\sigma_{max}/\\sigma_{min})^t$.
+
+    Reference: Song et al., ICLR 2021 (SMLD / VE SDE).
+    """
+
+    sigma_min: Scalar = 0.01
+    sigma_max: Scalar = 50.0
+
+    def alpha(self, t):
+        return jnp.ones_like(jnp.asarray(t, float))
+
+    def std(self, t):
+        return self.sigma_min * (self.sigma_max / self.sigma_min) ** t
+
+    def t(self, sigma):
+        return jnp.log(sigma / self.sigma_min) / jnp.log(self.sigma_max / self.sigma_min)
+
+
+def _log_alpha(t, beta_min, beta_max):
+    return -0.25 * t**2 * (beta_max - beta_min) - 0.5 * t * beta_min
+
+
+def _t_of_log_alpha(log_alpha, beta_min, beta_max):
+    bd = beta_max - beta_min
+    return (-0.5 * beta_min + jnp.sqrt(0.25 * beta_min**2 - bd * log_alpha)) / (0.5 * bd)
+
+
+class VP(AbstractProcess):
+    """Variance preserving (DDPM): $\\alpha = e^{-\\frac14 t^2(\\beta_{max}-\\beta_{min}) -
+    \\frac12 t\\beta_{min}}$, $s = \\sqrt{1-\\alpha^2}$.
+
+    Reference: Ho et al. 2020; Song et al., ICLR 2021.
+    """
+
+    beta_min: Scalar = 0.1
+    beta_max: Scalar = 20.0
+
+    def alpha(self, t):
+        return jnp.exp(_log_alpha(t, self.beta_min, self.beta_max))
+
+    def std(self, t):
+        return jnp.sqrt(-jnp.expm1(2.0 * _log_alpha(t, self.beta_min, self.beta_max)))
+
+    def t(self, sigma):
+        # alpha^2 = 1 / (1 + sigma^2)
+        return _t_of_log_alpha(-0.5 * jnp.log1p(sigma**2), self.beta_min, self.beta_max)
+
+
+class SubVP(AbstractProcess):
+    """Sub-VP: the VP mean with $s = 1 - \\alpha^2$.
+
+    Reference: Song et al., ICLR 2021, eq. (11).
+    """
+
+    beta_min: Scalar = 0.1
+    beta_max: Scalar = 20.0
+
+    def alpha(self, t):
+        return jnp.exp(_log_alpha(t, self.beta_min, self.beta_max))
+
+    def std(self, t):
+        return -jnp.expm1(2.0 * _log_alpha(t, self.beta_min, self.beta_max))
+
+    def t(self, sigma):
+        # sigma = (1 - a^2)/a  =>  a^2 + sigma a - 1 = 0
+        a = 2.0 / (sigma + jnp.sqrt(sigma**2 + 4.0))
+        return _t_of_log_alpha(jnp.log(a), self.beta_min, self.beta_max)
+
+
+class FlowMatching(AbstractProcess):
+    """Rectified flow / linear interpolation: $x_t = (1-t) x_0 + t n$.
+
+    Reference: Lipman et al., *Flow Matching for Generative Modeling*, ICLR 2023; Liu et al.,
+    *Rectified Flow*, ICLR 2023.
+    """
+
+    def alpha(self, t):
+        return 1.0 - jnp.asarray(t)
+
+    def std(self, t):
+        return jnp.asarray(t)
+
+    def t(self, sigma):
+        return sigma / (1.0 + sigma)

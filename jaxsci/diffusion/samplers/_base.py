@@ -1,0 +1,115 @@
+"""The sampler interface and the small helpers every sampler shares."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ..._types import Array, PRNGKey
+
+Denoiser = Callable[[Array, Array], Array]
+"""`denoiser(x, sigma) -> x0_hat` with `x` of shape `(batch, ...)` and a scalar `sigma`."""
+
+
+class AbstractSampler(eqx.Module):
+    """A one-step rule $x_{\\sigma} \\mapsto x_{\\sigma'}$ for the probability-flow ODE or SDE.
+
+    A sampler is a Module whose fields are its hyperparameters. `sample` calls `init` once
+    and then `step` inside one `lax.scan`; whatever a sampler must remember between steps
+    (previous denoised estimates, previous step sizes, the step index) lives in the state
+    that `init` returns, so it is carried by the scan.
+
+    Subclasses define:
+
+    - `stochastic`: a property, `True` when `step` draws noise (then `sample` needs a `key`).
+    - `init(x, sigmas) -> state`: any pytree of arrays.
+    - `step(state, denoiser, x, sigma, sigma_next, key) -> (x_next, state)`. `key` is a
+      per-step key (`None` for deterministic samplers); draw noise with
+      `jaxsci.diffusion.samplers.normal_like` so that each sample has its own stream.
+    """
+
+    @property
+    @abc.abstractmethod
+    def stochastic(self) -> bool:
+        """Whether `step` draws noise (then `sample` needs a `key`)."""
+
+    @abc.abstractmethod
+    def init(self, x: Array, sigmas: Array) -> Any:
+        """The state before the first step."""
+
+    @abc.abstractmethod
+    def step(
+        self,
+        state: Any,
+        denoiser: Denoiser,
+        x: Array,
+        sigma: Array,
+        sigma_next: Array,
+        key: PRNGKey | None,
+    ) -> tuple[Array, Any]:
+        """One step from noise level `sigma` to `sigma_next`."""
+
+
+def normal_like(key: PRNGKey, x: Array) -> Array:
+    """Standard normal noise shaped like `x`, drawn per sample.
+
+    Sample `b` (the leading axis of `x`) uses the key `fold_in(key, b)`, so a sample's
+    noise does not depend on how many other samples share the batch, and a batch split over
+    devices draws exactly the same numbers as on one device.
+
+    **Arguments:**
+
+    - `key`: a JAX random key.
+    - `x`: an array of shape `(batch, ...)`.
+
+    **Returns:** an array shaped like `x`.
+    """
+    index = jnp.arange(x.shape[0], dtype=jnp.uint32)
+
+    def one(i):
+        return jax.random.normal(jax.random.fold_in(key, i), x.shape[1:], x.dtype)
+
+    return jax.vmap(one)(index)
+
+
+def to_d(x: Array, sigma: Array, denoised: Array) -> Array:
+    """The probability-flow ODE derivative $dx/d\\sigma = (x - D(x, \\sigma))/\\sigma$."""
+    return (x - denoised) / sigma
+
+
+def ancestral_step(sigma: Array, sigma_next: Array, eta) -> tuple[Array, Array]:
+    """Split a step into a deterministic part down to `sigma_down` and fresh noise `sigma_up`.
+
+    $\\sigma_{up} = \\min(\\sigma', \\eta\\, \\sigma' \\sqrt{1 - \\sigma'^2/\\sigma^2})$ and
+    $\\sigma_{down} = \\sqrt{\\sigma'^2 - \\sigma_{up}^2}$ (Song et al. 2021, DDIM in the
+    variance-exploding form).
+    """
+    var = sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2
+    up = jnp.minimum(sigma_next, eta * jnp.sqrt(jnp.maximum(var, 0.0)))
+    down = jnp.sqrt(jnp.maximum(sigma_next**2 - up**2, 0.0))
+    return down, up
+
+
+def safe_next(sigma: Array, sigma_next: Array) -> tuple[Array, Array]:
+    """`(is_last, sigma_next')`: whether `sigma_next == 0`, and a stand-in level when it is.
+
+    Steps to $\\sigma' = 0$ are special (log-sigma solvers divide by $\\log \\sigma'$).
+    Samplers compute the general branch at the finite stand-in $\\sigma/2$ and select the
+    final-step formula with `jnp.where`, so no inf or NaN ever reaches a gradient.
+    """
+    last = sigma_next <= 0
+    return last, jnp.where(last, 0.5 * sigma, sigma_next)
+
+
+def check_eta(name: str, value) -> None:
+    """Trace-time check of a non-negative hyperparameter when it is concrete."""
+    try:
+        v = float(value)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        return
+    if v < 0:
+        raise ValueError(f"{name} must be non-negative, got {v}.")

@@ -1,0 +1,45 @@
+"""EDM stochastic churn (Karras et al. 2022, Algorithm 2), shared by Euler, Heun and DPM2."""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+
+from ._base import normal_like
+
+
+def churn_stochastic(s_churn) -> bool:
+    """Whether churn draws noise: `False` only when `s_churn` is a concrete zero."""
+    try:
+        return float(s_churn) != 0.0
+    except Exception:
+        return True
+
+
+def churn(sampler, num_steps, x, sigma, key):
+    """Raise the noise level from `sigma` to `sigma_hat = (1 + gamma) sigma` by adding noise.
+
+    $\\gamma = \\min(S_{churn}/N, \\sqrt 2 - 1)$ inside $[S_{tmin}, S_{tmax}]$, else 0.
+    Returns `(x_hat, sigma_hat)`. Without a key (deterministic use) nothing is added.
+    """
+    if key is None or not churn_stochastic(sampler.s_churn):
+        return x, sigma
+    inside = (sigma >= sampler.s_tmin) & (sigma <= sampler.s_tmax)
+    gamma = jnp.where(inside, jnp.minimum(sampler.s_churn / num_steps, math.sqrt(2.0) - 1.0), 0.0)
+    sigma_hat = sigma * (1.0 + gamma)
+    eps = normal_like(key, x) * sampler.s_noise
+    x = x + eps * jnp.sqrt(jnp.maximum(sigma_hat**2 - sigma**2, 0.0))
+    return x, sigma_hat
+
+
+def check_churn(sampler) -> None:
+    """Trace-time checks of the churn hyperparameters when they are concrete."""
+    for name in ("s_churn", "s_noise"):
+        value = getattr(sampler, name)
+        try:
+            v = float(value)
+        except Exception:
+            continue
+        if v < 0:
+            raise ValueError(f"{type(sampler).__name__}: {name} must be non-negative, got {v}.")

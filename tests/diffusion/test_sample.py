@@ -1,0 +1,115 @@
+"""`sample`: transforms (jit, vmap, grad, sharding), batch-size independence, errors.
+
+References: finite differences (grad), a Python loop (vmap), one device (sharding), the
+same samples drawn in a smaller batch (per-sample noise).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from jaxsci import diffusion as jd
+
+from ._helpers import SIGMA_MAX, mixture_target
+
+SIGMAS = jd.karras_sigmas(6, 0.002, SIGMA_MAX)
+
+
+def test_jit_no_retrace_and_batch_independence():
+    target = mixture_target()
+    traces = []
+
+    def run(x, key):
+        traces.append(1)
+        return jd.sample(target.denoiser, x, SIGMAS, sampler=jd.DPMpp2MSDE(), key=key)
+
+    f = jax.jit(run)
+    x = SIGMA_MAX * jax.random.normal(jax.random.key(0), (8, 2))
+    y = f(x, jax.random.key(1))
+    y2 = f(x + 1.0, jax.random.key(2))
+    assert len(traces) == 1 and not np.allclose(y, y2)
+    # the first 3 samples of a batch of 8 equal a batch of 3 drawn with the same key
+    np.testing.assert_allclose(np.asarray(f(x[:3], jax.random.key(1))), np.asarray(y[:3]), rtol=1e-5, atol=1e-5)
+    assert len(traces) == 2
+
+
+def test_vmap_over_keys_and_batch():
+    target = mixture_target()
+    x = SIGMA_MAX * jax.random.normal(jax.random.key(0), (4, 2))
+    keys = jax.random.split(jax.random.key(1), 3)
+    run = jax.jit(lambda x, k: jd.sample(target.denoiser, x, SIGMAS, sampler=jd.EulerAncestral(), key=k))
+    batched = jax.vmap(run, in_axes=(None, 0))(x, keys)
+    looped = np.stack([np.asarray(run(x, k)) for k in keys])
+    np.testing.assert_allclose(np.asarray(batched), looped, rtol=1e-5, atol=1e-5)
+    # vmap over an extra leading batch axis of x
+    xs = jnp.stack([x, 2.0 * x])
+    det = jax.jit(lambda x: jd.sample(target.denoiser, x, SIGMAS, sampler=jd.Heun()))
+    np.testing.assert_allclose(np.asarray(jax.vmap(det)(xs)), np.stack([det(x), det(2.0 * x)]), rtol=1e-5, atol=1e-5)
+
+
+def test_grad_against_finite_differences(x64):
+    target = mixture_target()
+    x = SIGMA_MAX * jax.random.normal(jax.random.key(0), (3, 2))
+    w = jnp.array([[0.3, -1.0], [0.5, 2.0], [-0.2, 0.1]])
+
+    def loss(x, means):
+        t = jd.targets.GaussianMixture(target.weights, means, target.covariances)
+        y = jd.sample(t.denoiser, x, SIGMAS, sampler=jd.DPMpp2M(), checkpoint=True)
+        return jnp.sum(w * y)
+
+    gx, gm = jax.grad(loss, argnums=(0, 1))(x, target.means)
+    eps = 1e-6
+    for arg, g, base in ((0, gx, x), (1, gm, target.means)):
+        direction = jax.random.normal(jax.random.key(arg + 5), base.shape, base.dtype)
+        plus = [x, target.means]
+        minus = [x, target.means]
+        plus[arg] = base + eps * direction
+        minus[arg] = base - eps * direction
+        fd = (loss(*plus) - loss(*minus)) / (2 * eps)
+        np.testing.assert_allclose(float(jnp.sum(g * direction)), float(fd), rtol=1e-6, atol=1e-8)
+
+
+def test_sharded_batch_equals_one_device():
+    devices = jax.devices()
+    assert len(devices) >= 4, "tests/conftest.py sets 4 virtual CPU devices"
+    mesh = Mesh(np.array(devices[:4]), ("batch",))
+    target = mixture_target()
+    x = SIGMA_MAX * jax.random.normal(jax.random.key(0), (16, 2))
+    run = jax.jit(lambda x, k: jd.sample(target.denoiser, x, SIGMAS, sampler=jd.DPMppSDE(), key=k))
+    one = run(x, jax.random.key(3))
+    xs = jax.device_put(x, NamedSharding(mesh, PartitionSpec("batch")))
+    sharded = run(xs, jax.random.key(3))
+    assert len(sharded.sharding.device_set) == 4
+    np.testing.assert_allclose(np.asarray(sharded), np.asarray(one), rtol=1e-5, atol=1e-5)
+
+
+def test_errors():
+    target = mixture_target()
+    x = jnp.zeros((4, 2))
+    with pytest.raises(ValueError, match="decreasing"):
+        jd.sample(target.denoiser, x, jnp.array([1.0, 2.0, 0.0]), sampler=jd.Euler())
+    with pytest.raises(ValueError, match="non-negative"):
+        jd.sample(target.denoiser, x, jnp.array([1.0, -0.5]), sampler=jd.Euler())
+    with pytest.raises(ValueError, match="1-D"):
+        jd.sample(target.denoiser, x, jnp.ones((2, 2)), sampler=jd.Euler())
+    with pytest.raises(ValueError, match="shaped like x"):
+        jd.sample(lambda x, s: x[:, :1], x, SIGMAS, sampler=jd.Euler())
+    with pytest.raises(ValueError, match="key"):
+        jd.sample(target.denoiser, x, SIGMAS, sampler=jd.EulerAncestral())
+    with pytest.raises(TypeError, match="AbstractSampler"):
+        jd.sample(target.denoiser, x, SIGMAS, sampler="euler")
+    with pytest.raises(ValueError, match="solver_type"):
+        jd.DPMpp2MSDE(solver_type="rk4")
+    with pytest.raises(ValueError, match="eta"):
+        jd.DDIM(eta=1.5)
+    with pytest.raises(ValueError, match="order"):
+        jd.LMS(order=0)
+    with pytest.raises(ValueError, match="s_churn"):
+        jd.Heun(s_churn=-1.0)
+    with pytest.raises(ValueError, match="sigma_min"):
+        jd.karras_sigmas(10, 5.0, 1.0)
+    # a traced, increasing schedule fails at run time through equinox.error_if
+    with pytest.raises(Exception, match="decreasing"):
+        jax.jit(lambda s: jd.sample(target.denoiser, x, s, sampler=jd.Euler()))(jnp.array([1.0, 2.0, 0.0]))
