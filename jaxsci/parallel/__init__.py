@@ -6,3 +6,10 @@ from ._mesh import (
     replicate as replicate,
     shard_batch as shard_batch,
 )
+
+__all__ = [
+    "ensemble_map",
+    "make_mesh",
+    "replicate",
+    "shard_batch",
+]
