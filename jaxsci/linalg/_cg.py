@@ -1,0 +1,84 @@
+"""Conjugate gradients through `lineax.linear_solve` (implicit gradients, no unrolling)."""
+
+from __future__ import annotations
+
+import jax
+import lineax as lx
+from jaxtyping import PyTree
+
+_TAGS = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
+
+
+def _as_operator(operator_or_matvec, like, name):
+    if isinstance(operator_or_matvec, lx.AbstractLinearOperator):
+        if like is not None:
+            raise ValueError(f"`like` must be None when `{name}` is a lineax operator")
+        return lx.TaggedLinearOperator(operator_or_matvec, _TAGS)
+    if not callable(operator_or_matvec):
+        kind = type(operator_or_matvec).__name__
+        raise TypeError(f"`{name}` must be a callable or a lineax.AbstractLinearOperator, got {kind}")
+    return lx.FunctionLinearOperator(operator_or_matvec, like, _TAGS)
+
+
+def cg(
+    operator_or_matvec,
+    b: PyTree,
+    *,
+    preconditioner=None,
+    tol: float = 1e-6,
+    maxiter: int | None = None,
+    like: PyTree | None = None,
+) -> PyTree:
+    r"""Solve $A x = b$ for symmetric positive definite $A$ by (preconditioned) CG.
+
+    A thin layer over `lineax.linear_solve(..., lineax.CG(...))`: the operator is tagged
+    symmetric positive semidefinite, a callable is wrapped in a
+    `lineax.FunctionLinearOperator`, and gradients (with respect to $b$ and to anything the
+    operator closes over) come from lineax's implicit rule, a second CG solve, never from
+    differentiating the iterations.
+
+    **Arguments:**
+
+    - `operator_or_matvec`: a lineax operator or a callable `v -> A v` on pytrees.
+    - `b`: the right-hand side (a pytree).
+    - `preconditioner`: a lineax operator or callable approximating $A^{-1}$ (SPD).
+    - `tol`: stop when every residual component satisfies
+        $|r_i| \le \text{tol}\,(1 + |b_i|)$ (lineax's `rtol = atol = tol`).
+    - `maxiter`: maximum iterations (default: lineax's $10n$); exceeding it raises.
+    - `like`: the structure of $x$ (default: that of `b`; must be `None` for operators).
+
+    **Returns:**
+
+    The solution $x$, a pytree like `b`.
+
+    **Example:**
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci.linalg import cg
+
+    a = jnp.array([[4.0, 1.0], [1.0, 3.0]])
+    x = cg(lambda v: a @ v, jnp.array([1.0, 2.0]), tol=1e-8)
+    ```
+
+    Reference: Hestenes & Stiefel, "Methods of conjugate gradients for solving linear
+    systems", J. Res. Nat. Bur. Standards 49 (1952).
+    """
+    if not (isinstance(tol, (int, float)) and tol > 0):
+        raise ValueError(f"`tol` must be a positive float, got {tol!r}")
+    if maxiter is not None and (not isinstance(maxiter, int) or maxiter < 1):
+        raise ValueError(f"`maxiter` must be a positive int or None, got {maxiter!r}")
+    if like is None and not isinstance(operator_or_matvec, lx.AbstractLinearOperator):
+        like = jax.eval_shape(lambda: b)
+    operator = _as_operator(operator_or_matvec, like, "operator_or_matvec")
+    if jax.tree.structure(operator.in_structure()) != jax.tree.structure(b) or any(
+        s.shape != jax.numpy.shape(x)
+        for s, x in zip(jax.tree.leaves(operator.in_structure()), jax.tree.leaves(b))
+    ):
+        raise ValueError(f"`b` must match the operator's structure {operator.in_structure()}")
+    options = {}
+    if preconditioner is not None:
+        structure = None if isinstance(preconditioner, lx.AbstractLinearOperator) else operator.in_structure()
+        options["preconditioner"] = _as_operator(preconditioner, structure, "preconditioner")
+    solver = lx.CG(rtol=tol, atol=tol, max_steps=maxiter)
+    return lx.linear_solve(operator, b, solver, options=options).value
