@@ -1,0 +1,86 @@
+"""Likelihoods $p(y \\mid f)$ on model outputs, for the Fisher and empirical Fisher."""
+
+from __future__ import annotations
+
+import abc
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._types import Array, Float, PRNGKey
+
+
+class AbstractLikelihood(eqx.Module):
+    """A likelihood $p(y \\mid f)$ of targets given model outputs, per example.
+
+    Outputs and targets carry a leading batch axis. Subclasses give the negative log-
+    likelihood of each example and a sampler; the Fisher then uses Monte-Carlo targets.
+    """
+
+    @abc.abstractmethod
+    def nll(self, outputs, targets) -> Float[Array, " batch"]:
+        """Negative log-likelihood of each example, shape `(batch,)`."""
+
+    @abc.abstractmethod
+    def sample(self, key: PRNGKey, outputs):
+        """Targets drawn from $p(y \\mid f)$ for every example."""
+
+
+class AbstractExactLikelihood(AbstractLikelihood):
+    """A likelihood whose Fisher in output space, $E_y[\\nabla_f \\ell \\nabla_f \\ell^\\top]$, is known."""
+
+    @abc.abstractmethod
+    def output_fisher_mv(self, outputs, u):
+        """Per-example product $F_n(f_n) u_n$ with the output-space Fisher (no sampling)."""
+
+
+class Categorical(AbstractExactLikelihood):
+    """Categorical likelihood on logits $f \\in \\mathbb{R}^C$ (softmax cross-entropy).
+
+    Output-space Fisher: $\\operatorname{diag}(p) - p p^\\top$ with $p = \\operatorname{softmax}(f)$,
+    which equals the Hessian of the cross-entropy in $f$ (so the GGN of softmax cross-entropy
+    is the Fisher). Targets are integer class labels of shape `(batch,)`.
+    """
+
+    def nll(self, outputs, targets):
+        logz = jax.nn.logsumexp(outputs, axis=-1)
+        picked = jnp.take_along_axis(outputs, targets[..., None].astype(jnp.int32), axis=-1)
+        return logz - picked[..., 0]
+
+    def sample(self, key, outputs):
+        return jax.random.categorical(key, outputs, axis=-1)
+
+    def output_fisher_mv(self, outputs, u):
+        p = jax.nn.softmax(outputs, axis=-1)
+        return p * u - p * jnp.sum(p * u, axis=-1, keepdims=True)
+
+
+class Gaussian(AbstractExactLikelihood):
+    """Gaussian likelihood $y \\sim \\mathcal{N}(f, \\sigma^2 I)$; output-space Fisher $I / \\sigma^2$.
+
+    With $\\sigma = 1$ the per-example loss is $\\tfrac12 \\|y - f\\|^2$ (plus a constant), so
+    the Fisher equals the GGN of that squared loss.
+
+    **Arguments:**
+
+    - `sigma`: the noise standard deviation (an array leaf, differentiable).
+    """
+
+    sigma: Float[Array, ""]
+
+    def __init__(self, sigma=1.0):
+        self.sigma = jnp.asarray(sigma)
+
+    def nll(self, outputs, targets):
+        axes = tuple(range(1, jnp.ndim(outputs)))
+        dim = outputs[0].size
+        sq = jnp.sum((targets - outputs) ** 2, axis=axes)
+        return 0.5 * sq / self.sigma**2 + 0.5 * dim * jnp.log(2 * jnp.pi * self.sigma**2)
+
+    def sample(self, key, outputs):
+        noise = jax.random.normal(key, jnp.shape(outputs), jnp.result_type(outputs))
+        return outputs + self.sigma * noise
+
+    def output_fisher_mv(self, outputs, u):
+        return u / self.sigma**2
