@@ -8,7 +8,8 @@ its column is reported as missing, never estimated. What is always measured:
 
 - jaxsci's warm median time of the jitted `sample` call;
 - the sampler overhead: total - NFE x (one denoiser call), as a fraction of total, where the
-  NFE calls are timed as one jitted loop of chained denoiser calls (no per-call dispatch);
+  NFE calls are timed as one jitted loop of chained denoiser calls (no per-call dispatch),
+  run alternately with the sampler so that both see the same machine load;
 - the torch denoiser's time per call x NFE, a lower bound on any eager torch sampler
   (k-diffusion included) that evaluates the same denoiser NFE times.
 
@@ -77,6 +78,20 @@ def median_time(fn, repeats):
     return statistics.median(times)
 
 
+def paired_median_times(f, g, repeats):
+    """Warm median times of `f` and `g`, run alternately, so that both see the same load of
+    a shared machine (their ratio is then far steadier than two separate medians)."""
+    f()
+    g()
+    tf, tg = [], []
+    for _ in range(repeats):
+        for fn, ts in ((f, tf), (g, tg)):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+    return statistics.median(tf), statistics.median(tg)
+
+
 def best_threads(measure):
     """The peer's better time of 1 thread and its default thread count (on a shared, loaded
     2-core machine torch's default intra-op threading can be 100x slower on small ops)."""
@@ -94,8 +109,8 @@ WORKLOADS = [
     ("Euler d=2 B=100000 20 steps", 2, 8, 100_000, 20, jd.Euler(), 20, "sample_euler", {}, False),
     ("DPM++ 2M d=64 K=16 B=10000 10 steps", 64, 16, 10_000, 10, jd.DPMpp2M(), 10, "sample_dpmpp_2m", {}, False),
     ("DPM++ 2M d=64 K=16 B=10000 20 steps", 64, 16, 10_000, 20, jd.DPMpp2M(), 20, "sample_dpmpp_2m", {}, False),
-    # jaxsci's Heun evaluates the (discarded) second stage of the final step too: 36 calls
-    ("Heun EDM d=3072 B=256 18 steps", 3072, 8, 256, 18, jd.Heun(), 36, "sample_heun", {}, False),
+    # the final step to sigma = 0 is an Euler step (its second stage is skipped): 35 calls
+    ("Heun EDM d=3072 B=256 18 steps", 3072, 8, 256, 18, jd.Heun(), 35, "sample_heun", {}, False),
     ("DPM++ 2M SDE d=256 B=4096 50 steps", 256, 8, 4096, 50, jd.DPMpp2MSDE(), 50, "sample_dpmpp_2m_sde", {}, True),
 ]
 
@@ -119,8 +134,9 @@ def run(repeats, quick):
         # per-call dispatch (each call feeds the next, so XLA cannot hoist it out of the loop)
         chain = jax.jit(lambda x, s: jax.lax.fori_loop(0, nfe, lambda i, y: den(y, s), x))
         s_mid = sigmas[0]  # x is a typical point of p_sigma at sigma_max
-        t_total = median_time(lambda: sample(x).block_until_ready(), repeats)
-        t_calls = median_time(lambda: chain(x, s_mid).block_until_ready(), repeats)
+        t_total, t_calls = paired_median_times(
+            lambda: sample(x).block_until_ready(), lambda: chain(x, s_mid).block_until_ready(), repeats
+        )
         overhead = (t_total - t_calls) / t_total
         t_torch = kd = ratio = diff = float("nan")
         if torch is not None:
@@ -170,7 +186,7 @@ def _noise_sampler(key, x, sigmas):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="batches / 16 (a smoke run)")
     args = parser.parse_args()
     run(args.repeats, args.quick)

@@ -118,6 +118,7 @@ def sample(
                 return out
             return denoiser(y, s)
 
+        den.skippable = not stateful  # pure: a discarded final-step stage may be skipped
         step_key = None if key is None or not sampler.stochastic else jax.random.fold_in(key, i)
         x, state = sampler.step(state, den, x, sigma, sigma_next, step_key)
         return (x, state, box[0]), None

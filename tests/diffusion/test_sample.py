@@ -113,3 +113,27 @@ def test_errors():
     # a traced, increasing schedule fails at run time through equinox.error_if
     with pytest.raises(Exception, match="decreasing"):
         jax.jit(lambda s: jd.sample(target.denoiser, x, s, sampler=jd.Euler()))(jnp.array([1.0, 2.0, 0.0]))
+
+
+def test_final_step_skips_discarded_second_stage():
+    """NFE as in k-diffusion (`sample_heun` etc. make 2n - 1 calls when sigmas end at 0), and
+    the same samples as stepping with an always-evaluated second stage (a Python loop)."""
+    target = mixture_target()
+    x = SIGMA_MAX * jax.random.normal(jax.random.key(0), (4, 2))
+    key = jax.random.key(2)
+    samplers = [jd.Heun(), jd.DPM2(), jd.DPMpp2SAncestral(), jd.DPMppSDE()]
+    for sampler in samplers:
+        calls = []
+
+        def den(y, s):
+            jax.debug.callback(lambda: calls.append(1))
+            return target.denoiser(y, s)
+
+        y = jax.jit(lambda x: jd.sample(den, x, SIGMAS, sampler=sampler, key=key))(x)
+        jax.effects_barrier()
+        n = SIGMAS.shape[0] - 1
+        assert len(calls) == 2 * n - 1, type(sampler).__name__
+        state, ref = sampler.init(x, SIGMAS), x
+        for i in range(n):
+            ref, state = sampler.step(state, target.denoiser, ref, SIGMAS[i], SIGMAS[i + 1], jax.random.fold_in(key, i))
+        np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)

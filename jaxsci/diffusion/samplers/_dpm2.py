@@ -7,7 +7,7 @@ import math
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, safe_next, to_d
+from ._base import AbstractSampler, safe_next, to_d, unless_last
 from ._churn import check_churn, churn, churn_stochastic
 
 
@@ -16,7 +16,7 @@ class DPM2(AbstractSampler):
 
     $\\sigma_m = \\sqrt{\\hat\\sigma\\sigma'}$, $\\tilde x = x + (\\sigma_m - \\hat\\sigma)\\,
     d(x,\\hat\\sigma)$, $x' = x + (\\sigma' - \\hat\\sigma)\\, d(\\tilde x, \\sigma_m)$; the step to
-    $\\sigma' = 0$ is an Euler step. Two denoiser calls per step.
+    $\\sigma' = 0$ is an Euler step. Two denoiser calls per step (one on the last step).
 
     **Arguments:**
 
@@ -51,7 +51,7 @@ class DPM2(AbstractSampler):
         last, sn = safe_next(sigma_hat, sigma_next)
         sigma_mid = jnp.sqrt(sigma_hat * sn)
         x_2 = x + d * (sigma_mid - sigma_hat)
-        d_2 = to_d(x_2, sigma_mid, denoiser(x_2, sigma_mid))
+        d_2 = to_d(x_2, sigma_mid, unless_last(last, denoiser, x_2, sigma_mid))
         x_dpm = x + d_2 * (sn - sigma_hat)
         x_euler = x + d * (sigma_next - sigma_hat)
         return jnp.where(last, x_euler, x_dpm), state

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, to_d
+from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, to_d, unless_last
 from ._euler_ancestral import _is_nonzero
 
 
@@ -16,7 +16,7 @@ class DPMpp2SAncestral(AbstractSampler):
     \\tfrac{\\sigma_{down}}{\\sigma} x - (e^{-h} - 1) D(x_m, \\sigma_m) + s_{noise}\\sigma_{up} z$
     with $h = \\log(\\sigma/\\sigma_{down})$, $\\sigma_m = \\sqrt{\\sigma\\sigma_{down}}$. A step
     ending at $\\sigma_{down} = 0$ is an Euler step. `eta = 0` is deterministic. Two denoiser
-    calls per step.
+    calls per step (one where the step ends at $\\sigma_{down} = 0$).
 
     **Arguments:**
 
@@ -51,7 +51,7 @@ class DPMpp2SAncestral(AbstractSampler):
         h = jnp.log(sigma) - jnp.log(down_s)
         sigma_mid = jnp.sqrt(sigma * down_s)
         x_2 = (sigma_mid / sigma) * x - jnp.expm1(-0.5 * h) * denoised
-        denoised_2 = denoiser(x_2, sigma_mid)
+        denoised_2 = unless_last(last, denoiser, x_2, sigma_mid)
         x_dpm = (down_s / sigma) * x - jnp.expm1(-h) * denoised_2
         x_euler = x + to_d(x, sigma, denoised) * (down - sigma)
         x = jnp.where(last, x_euler, x_dpm)

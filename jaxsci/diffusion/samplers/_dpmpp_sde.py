@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, safe_next
+from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, safe_next, unless_last
 from ._euler_ancestral import _is_nonzero
 
 
@@ -27,7 +27,7 @@ class DPMppSDE(AbstractSampler):
     $(1 - \\tfrac1{2r}) D(x,\\sigma) + \\tfrac1{2r} D(x_s, \\sigma_s)$. The two noise draws of a
     step are increments of one Brownian path in $\\sigma$ (as with k-diffusion's Brownian
     tree), so the pair has the right correlation. `eta = 0` is a deterministic second-order
-    solver. Two denoiser calls per step; the step to $\\sigma' = 0$ is an Euler step.
+    solver. Two denoiser calls per step (one on the last step); the step to $\\sigma' = 0$ is an Euler step.
 
     **Arguments:**
 
@@ -72,7 +72,7 @@ class DPMppSDE(AbstractSampler):
         x_2 = (down / sigma) * x - jnp.expm1(jnp.log(down) - jnp.log(sigma)) * denoised
         if noisy:
             x_2 = x_2 + z1 * self.s_noise * up
-        denoised_2 = denoiser(x_2, sigma_s)
+        denoised_2 = unless_last(last, denoiser, x_2, sigma_s)
         fac = 0.5 / self.r
         mixed = (1.0 - fac) * denoised + fac * denoised_2
         down, up = ancestral_step(sigma, sn, self.eta)

@@ -7,7 +7,7 @@ import math
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, safe_next, to_d
+from ._base import AbstractSampler, safe_next, to_d, unless_last
 from ._churn import check_churn, churn, churn_stochastic
 
 
@@ -16,8 +16,8 @@ class Heun(AbstractSampler):
 
     $\\tilde x = x + h\\, d(x, \\hat\\sigma)$, $x' = x + \\tfrac h2 (d(x,\\hat\\sigma) +
     d(\\tilde x, \\sigma'))$ with $d = (x - D)/\\sigma$ and $h = \\sigma' - \\hat\\sigma$. The
-    step to $\\sigma' = 0$ is an Euler step. Two denoiser calls per step (the last step's
-    second call is computed at a stand-in level and discarded, so the scan body is uniform).
+    step to $\\sigma' = 0$ is an Euler step. Two denoiser calls per step, one on the last
+    step (its second stage is skipped with `jax.lax.cond` inside `sample`).
 
     **Arguments:**
 
@@ -51,7 +51,7 @@ class Heun(AbstractSampler):
         d = to_d(x, sigma_hat, denoiser(x, sigma_hat))
         last, sn = safe_next(sigma_hat, sigma_next)
         x_2 = x + d * (sn - sigma_hat)
-        d_2 = to_d(x_2, sn, denoiser(x_2, sn))
+        d_2 = to_d(x_2, sn, unless_last(last, denoiser, x_2, sn))
         # Heun x + (d + d_2)(sn - sigma_hat)/2, or Euler x + d (sigma' - sigma_hat) on the last
         # step, as one update with scalar weights
         w_1 = jnp.where(last, sigma_next - sigma_hat, 0.5 * (sn - sigma_hat))
