@@ -53,6 +53,7 @@ def _spectrum(out: Path, quick: bool) -> DemoResult:
         vals, _ = eigenvalues(H, 5, num_matvecs=50, key=jax.random.key(1))
         err = float(jnp.max(jnp.abs(vals - ref[::-1][:5]) / jnp.abs(ref[-1])))
         sd = spectral_density(H, key=jax.random.key(2), num_probes=8, num_steps=40)
+        density_mean, trace_over_n = float(sd.mean()), float(jnp.mean(ref))
 
     fig, ax = figure(figsize=(6, 3.6))
     ax.hist(ref, bins=80, density=True, alpha=0.4, label="dense eigvalsh (histogram)")
@@ -69,8 +70,8 @@ def _spectrum(out: Path, quick: bool) -> DemoResult:
         error=err,
         tolerance=1e-8,
         plots=[plot],
-        details=dict(num_params=int(ref.size), top5=[float(v) for v in vals], density_mean=float(sd.mean()),
-                     trace_over_n=float(jnp.mean(ref))),
+        details=dict(num_params=int(ref.size), top5=[float(v) for v in vals], density_mean=density_mean,
+                     trace_over_n=trace_over_n),
     )
 
 
@@ -92,6 +93,10 @@ def _per_layer_trace(out: Path, quick: bool) -> DemoResult:
         sizes = [ravel_pytree(params[k])[0].size for k in sorted(params)]
         bounds = np.cumsum([0] + sizes)
         exact = {k: float(jnp.trace(dense[a:b, a:b])) for k, a, b in zip(sorted(params), bounds[:-1], bounds[1:])}
+        # plain floats, so nothing float64 is touched once x64 is off again
+        per_layer = {k: float(v) for k, v in per_layer.items()}
+        errs = {k: float(v) for k, v in errs.items()}
+        dense_total = float(jnp.trace(dense))
     z = max(abs(float(per_layer[k]) - exact[k]) / float(errs[k]) for k in exact)
     fig, ax = figure(figsize=(5, 3.2))
     names = sorted(exact)
@@ -108,7 +113,7 @@ def _per_layer_trace(out: Path, quick: bool) -> DemoResult:
         tolerance=4.0,
         plots=[plot],
         details=dict(estimates={k: float(v) for k, v in per_layer.items()}, exact=exact,
-                     total=float(sum(per_layer.values())), dense_total=float(jnp.trace(dense))),
+                     total=sum(per_layer.values()), dense_total=dense_total),
     )
 
 
