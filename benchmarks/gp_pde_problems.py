@@ -30,6 +30,17 @@ class Benchmark:
     num_components: int
     authors_error: str | None
     note: str = ""
+    nonlinear: bool = False
+
+    def resized(self, sizes) -> "Benchmark":
+        """The same problem on another collocation grid (the test grid is unchanged).
+
+        The initial mixture's top frequency is capped at 0.95 x the new grid's Nyquist frequency.
+        """
+        nyquist = min(0.5 * (n - 1) / (hi - lo) for (lo, hi), n in zip(self.problem.bounds, sizes))
+        b = _make(self.name, self.problem.bounds, sizes, self.exact, self.nonlinear,
+                  min(self.max_frequency, 0.95 * nyquist), self.authors_error, q=self.num_components, note=self.note)
+        return dataclasses.replace(b, test_axes=self.test_axes)
 
 
 def _laplacian(exact):
@@ -55,7 +66,7 @@ def _make(name, bounds, sizes, exact, nonlinear, max_frequency, authors, test_n=
 
     problem = PDEProblem(bounds, sizes, residual, exact, derivatives=derivs)
     axes = tuple(jnp.linspace(lo, hi, test_n) for lo, hi in bounds)
-    return Benchmark(name, problem, exact, axes, max_frequency, q, authors, note)
+    return Benchmark(name, problem, exact, axes, max_frequency, q, authors, note, nonlinear)
 
 
 def problems(names=None) -> list[Benchmark]:

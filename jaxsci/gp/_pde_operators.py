@@ -113,17 +113,20 @@ def kron_neg_log_prior(chols, u: Float[Array, "..."]) -> Float[Array, ""]:
     return 0.5 * jnp.sum(z**2) + 0.5 * logdet + 0.5 * size * math.log(2 * math.pi)
 
 
-def cross_matrices(kernels, axes, points: Float[Array, "m d"], orders=None):
-    """Per-axis matrices $\\partial^{a_j} k_j(x_{*,j}, \\text{grid}_j)$, each of shape `(m, n_j)`."""
+def cross_matrices(kernels, axes, points: Float[Array, "m d"], orders=None, source=None):
+    """Per-axis matrices $\\partial^{a_j}\\partial'^{b_j} k_j(x_{*,j}, \\text{grid}_j)$, each `(m, n_j)`.
+
+    `orders` are the derivative orders in the evaluation point, `source` those in the grid
+    point (the representer's multi-index); both default to zero.
+    """
     orders = orders or (0,) * len(kernels)
-    return [
-        k.derivative(points[:, j], axes[j], (orders[j], 0)) for j, k in enumerate(kernels)
-    ]
+    source = source or (0,) * len(kernels)
+    return [k.derivative(points[:, j], axes[j], (orders[j], source[j])) for j, k in enumerate(kernels)]
 
 
-def interpolate_points(kernels, axes, alpha, points, orders=None) -> Float[Array, " m"]:
-    """$\\sum_i \\prod_j k_j(x_{*,j}, g_{j,i_j})\\,\\alpha_i$ at scattered points (rows of `points`)."""
-    mats = cross_matrices(kernels, axes, points, orders)
+def interpolate_points(kernels, axes, alpha, points, orders=None, source=None) -> Float[Array, " m"]:
+    """$\\sum_i \\prod_j \\partial^{a_j}\\partial'^{b_j} k_j(x_{*,j}, g_{j,i_j})\\,\\alpha_i$ at scattered points."""
+    mats = cross_matrices(kernels, axes, points, orders, source)
 
     def one(rows):
         v = alpha
@@ -134,10 +137,11 @@ def interpolate_points(kernels, axes, alpha, points, orders=None) -> Float[Array
     return jax.lax.map(one, mats, batch_size=256)
 
 
-def interpolate_grid(kernels, axes, alpha, new_axes, orders=None) -> Float[Array, "..."]:
+def interpolate_grid(kernels, axes, alpha, new_axes, orders=None, source=None) -> Float[Array, "..."]:
     """The posterior mean on the tensor grid `new_axes` by one mode product per axis."""
     orders = orders or (0,) * len(kernels)
+    source = source or (0,) * len(kernels)
     v = alpha
     for j, k in enumerate(kernels):
-        v = mode_apply(k.derivative(new_axes[j], axes[j], (orders[j], 0)), v, j)
+        v = mode_apply(k.derivative(new_axes[j], axes[j], (orders[j], source[j])), v, j)
     return v

@@ -10,12 +10,19 @@ from ._pde_operators import interpolate_grid, interpolate_points
 
 
 class PDESolution(eqx.Module):
-    r"""A GP-HM solution: the posterior mean $u(x_*) = (\bigotimes_j k_j(x_{*,j}, g_j))\,K^{-1}\,\mathrm{vec}\,U$.
+    r"""A GP solution of a PDE: a posterior mean given by weights on the collocation grid.
 
-    `values` are the grid values $U$, `weights` $= K^{-1} U$ (per-axis Cholesky solves),
-    `kernels` the learned per-axis kernels and `history` the training record
-    (`"loss"` per step; `"monitor"` every `monitor_every` steps when a monitor was given).
-    `precisions` are the final boundary and residual precisions $(\tau_b, \tau_r)$.
+    $$u(x_*) = \sum_{m \in \text{sources}} \Big(\bigotimes_j \partial'^{m_j} k_j(x_{*,j}, g_j)\Big)\,\mathrm{vec}\,W_m,$$
+
+    where $\partial'$ differentiates in the grid point. GP-HM (`method="adam"`/`"map"`) has
+    the single source $m = 0$ with $W_0 = K^{-1} U$; collocation has one weight field per
+    multi-index of the (linearised) equation plus the boundary weights.
+
+    `values` are the solution's values on the grid, `weights` the fields $W_m$ (a tuple, in
+    the order of `sources`), `kernels` the learned per-axis kernels and `history` the
+    training record (`"loss"` per step; `"monitor"` every `monitor_every` steps when a
+    monitor was given). `precisions` are GP-HM's final boundary and residual precisions
+    $(\tau_b, \tau_r)$ (`None` for collocation).
 
     Call it on points of shape `(..., d)`; `on_grid(*axes)` evaluates on a tensor grid by
     one mode product per axis (much cheaper for many points); `derivative` gives
@@ -25,9 +32,18 @@ class PDESolution(eqx.Module):
     kernels: tuple
     axes: tuple
     values: Float[Array, "*grid"]
-    weights: Float[Array, "*grid"]
-    precisions: Float[Array, "2"]
+    weights: tuple
+    precisions: Float[Array, "2"] | None
     history: dict
+    sources: tuple[tuple[int, ...], ...] = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if len(self.weights) != len(self._sources):
+            raise ValueError("weights and sources must have the same length")
+
+    @property
+    def _sources(self):
+        return self.sources if self.sources is not None else ((0,) * len(self.axes),)
 
     def _check_points(self, points, name="points"):
         points = jnp.asarray(points)
@@ -44,17 +60,21 @@ class PDESolution(eqx.Module):
         """The derivative $\\partial^{\\text{orders}} u$ of the posterior mean at `points`."""
         points = self._check_points(points)
         orders = _check_orders(orders, len(self.axes))
-        flat = points.reshape(-1, points.shape[-1]).astype(self.weights.dtype)
-        out = interpolate_points(self.kernels, self.axes, self.weights, flat, orders)
+        flat = points.reshape(-1, points.shape[-1]).astype(self.values.dtype)
+        out = sum(
+            interpolate_points(self.kernels, self.axes, w, flat, orders, m) for m, w in zip(self._sources, self.weights)
+        )
         return out.reshape(points.shape[:-1])
 
     def on_grid(self, *axes: Float[Array, " m"], orders: tuple[int, ...] | None = None) -> Float[Array, "..."]:
         """The solution (or a derivative) on the tensor grid spanned by `axes`, one array per axis."""
         if len(axes) != len(self.axes):
             raise ValueError(f"on_grid needs {len(self.axes)} axis arrays, got {len(axes)}")
-        axes = tuple(jnp.asarray(a, self.weights.dtype).reshape(-1) for a in axes)
+        axes = tuple(jnp.asarray(a, self.values.dtype).reshape(-1) for a in axes)
         orders = _check_orders(orders or (0,) * len(self.axes), len(self.axes))
-        return interpolate_grid(self.kernels, self.axes, self.weights, axes, orders)
+        return sum(
+            interpolate_grid(self.kernels, self.axes, w, axes, orders, m) for m, w in zip(self._sources, self.weights)
+        )
 
 
 def _check_orders(orders, d):

@@ -158,7 +158,7 @@ def test_adam_path_learns_allen_cahn_from_zero():
     # Adam over U, kernel parameters (log domain) and precisions, from the Gauss-Newton start.
     err = lambda s: jnp.linalg.norm(s.on_grid(xt) - exact(xt[:, None])) / jnp.linalg.norm(exact(xt[:, None]))  # noqa: E731
     sol = solve_pde(
-        problem, kernel=SquaredExponential(0.25), init="map", gauss_newton_steps=4, num_steps=200,
+        problem, kernel=SquaredExponential(0.25), method="adam", init="map", gauss_newton_steps=4, num_steps=200,
         learning_rate=1e-2, u_learning_rate=1e-8, select="min_loss", monitor=err, monitor_every=50,
     )
     loss = sol.history["loss"]
@@ -167,7 +167,7 @@ def test_adam_path_learns_allen_cahn_from_zero():
     assert sol.history["monitor"].shape == (4,)
     # From zero (the reference initialisation) Adam decreases the objective (slowly: why init="map" exists).
     cold = solve_pde(
-        problem, kernel=SquaredExponential(0.25), init="zeros", num_steps=200, learning_rate=2e-2,
+        problem, kernel=SquaredExponential(0.25), method="adam", init="zeros", num_steps=200, learning_rate=2e-2,
         refine=True, gauss_newton_steps=4,
     )
     assert float(cold.history["loss"][-1]) < 0.8 * float(cold.history["loss"][0])

@@ -1,0 +1,133 @@
+"""The collocation driver of `solve_pde`: marginal-likelihood fit, then Gauss-Newton solves."""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+
+from ._pde_collocation import (
+    active,
+    boundary_indices,
+    check_pointwise,
+    check_size,
+    grid_field,
+    linearise,
+    neg_log_marginal,
+    representer_weights,
+    zero_index,
+)
+from ._pde_kernels import from_log_domain, to_log_domain
+from ._pde_solution import PDESolution
+
+
+def solve_collocation(
+    problem,
+    kernels,
+    *,
+    num_steps: int,
+    learning_rate: float,
+    learn_kernel: bool,
+    select: str,
+    nugget: float,
+    gauss_newton_steps: int,
+    tol: float,
+    dtype,
+) -> PDESolution:
+    """Fit the kernels by marginal likelihood at the first linearisation, then iterate Gauss-Newton."""
+    check_size(problem)
+    check_pointwise(problem, dtype)
+    x = problem.points(dtype)
+    z = zero_index(problem.ndim)
+    bidx = boundary_indices(problem)
+    g = problem.boundary(x).reshape(-1)[bidx]
+    zeros = jnp.zeros(problem.grid_sizes, dtype)
+    fields = {z: zeros, **{m: zeros for m in problem.derivatives}}
+    coeffs, target = linearise(problem, fields, x)
+    coeffs = active(coeffs)
+    if not coeffs:
+        raise ValueError("the residual does not depend on u or its derivatives at u = 0; nothing to solve")
+    history = {}
+    if learn_kernel and num_steps > 0:
+        y = jnp.concatenate([g, target.reshape(-1)])
+        params = tuple(to_log_domain(k) for k in kernels)  # concrete checks: outside jit
+        kernels, history["loss"] = _learn(
+            problem, params, coeffs, jnp.asarray(bidx), nugget, y, num_steps, learning_rate, select
+        )
+    changes = []
+    solution = None
+    for _ in range(max(int(gauss_newton_steps), 1)):
+        y = jnp.concatenate([g, target.reshape(-1)])
+        solution, value = _solve(problem, tuple(kernels), coeffs, jnp.asarray(bidx), nugget, y)
+        history["neg_log_marginal"] = value
+        new_fields, new_coeffs, target, change = _relinearise(problem, solution, fields, x)
+        changes.append(change)
+        fields = new_fields
+        same = set(active(new_coeffs)) <= set(coeffs) and all(
+            bool(jnp.allclose(new_coeffs[m], coeffs.get(m, 0.0), rtol=0.0, atol=0.0)) for m in new_coeffs
+        )
+        if same:  # the linearisation did not move: the equation is linear in u, the solve was exact
+            break
+        coeffs = {m: c for m, c in new_coeffs.items() if m in coeffs or bool(jnp.any(c != 0))}
+        # Stop at the tolerance, or once the steps stop shrinking (the nugget's noise floor).
+        if float(change) < tol or (len(changes) > 2 and float(change) > 0.5 * float(changes[-2])):
+            break
+    history["gauss_newton_change"] = jnp.stack(changes)
+    return eqx.tree_at(lambda s: s.history, solution, history)
+
+
+@eqx.filter_jit
+def _solve(problem, kernels, coeffs, bidx, nugget, y):
+    value, chol = neg_log_marginal(kernels, problem, coeffs, bidx, nugget, y)
+    weights = representer_weights(problem, coeffs, bidx, chol, y)
+    sources = tuple(sorted(weights))
+    axes = problem.axes(y.dtype)
+    weights = tuple(weights[m] for m in sources)
+    values = grid_field(problem, kernels, sources, weights, zero_index(problem.ndim))
+    return PDESolution(kernels, axes, values, weights, None, {}, sources), value
+
+
+def tracking_adam_step(loss_fn, optimiser):
+    """A `lax.scan` body: one optimiser step on `loss_fn`, remembering the best iterate so far.
+
+    The carry is `(params, optimiser_state, best_params, best_loss)`; the output is the loss.
+    """
+
+    def step(carry, _):
+        train, state, best, best_loss = carry
+        loss, grads = jax.value_and_grad(loss_fn)(train)
+        updates, state = optimiser.update(grads, state, train)
+        better = loss < best_loss
+        best = jax.tree.map(lambda a, b: jnp.where(better, a, b), train, best)
+        return (optax.apply_updates(train, updates), state, best, jnp.where(better, loss, best_loss)), loss
+
+    return step
+
+
+@eqx.filter_jit
+def _relinearise(problem, solution, fields, x):
+    """The grid fields of the new posterior mean (Toeplitz cross matrices), its linearisation, the step size."""
+    new = {m: grid_field(problem, solution.kernels, solution.sources, solution.weights, m) for m in fields}
+    coeffs, target = linearise(problem, new, x)
+    z = zero_index(problem.ndim)
+    change = jnp.linalg.norm(new[z] - fields[z]) / jnp.maximum(jnp.linalg.norm(new[z]), jnp.finfo(x.dtype).tiny)
+    return new, coeffs, target, change
+
+
+@eqx.filter_jit
+def _learn(problem, params, coeffs, bidx, nugget, y, num_steps, learning_rate, select):
+    train, frozen = eqx.partition(params, eqx.is_inexact_array)
+    optimiser = optax.adam(learning_rate)
+
+    def loss_fn(train):
+        ks = from_log_domain(eqx.combine(train, frozen))
+        return neg_log_marginal(ks, problem, coeffs, bidx, nugget, y)[0]
+
+    step = tracking_adam_step(loss_fn, optimiser)
+    carry = (train, optimiser.init(train), train, jnp.asarray(jnp.inf, y.dtype))
+    (train, _, best, best_loss), losses = jax.lax.scan(step, carry, None, length=num_steps)
+    final = loss_fn(train)
+    if select == "min_loss":
+        train = jax.tree.map(lambda a, b: jnp.where(final < best_loss, a, b), train, best)
+    return from_log_domain(eqx.combine(train, frozen)), jnp.concatenate([losses, final[None]])
