@@ -13,10 +13,23 @@ its column is reported as missing, never estimated. What is always measured:
 - the torch denoiser's time per call x NFE, a lower bound on any eager torch sampler
   (k-diffusion included) that evaluates the same denoiser NFE times.
 
-Run: `python benchmarks/diffusion_vs_kdiffusion.py [--repeats 5] [--quick]`.
+k-diffusion's stochastic samplers are fed jaxsci's per-step noise through `noise_sampler`,
+precomputed before timing (so its column pays nothing for noise: a conservative ratio).
+
+Run: `python benchmarks/diffusion_vs_kdiffusion.py [--repeats 5] [--quick] [--only SDE]
+[--single-thread] [--cpu-time]`. `--single-thread` runs XLA and torch on one thread each;
+`--cpu-time` reports process CPU time (use it with `--single-thread` on a loaded machine).
 """
 
 from __future__ import annotations
+
+import os
+import sys
+
+if "--single-thread" in sys.argv:  # must be set before jax is imported
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
 
 import argparse
 import statistics
@@ -68,13 +81,19 @@ def jax_denoiser(w, mu, var):
     return jd.targets.GaussianMixture(jnp.asarray(w), jnp.asarray(mu), jnp.asarray(var)).denoiser
 
 
+def _clock():
+    """Wall time, or process CPU time with `--cpu-time` (steadier on a loaded, shared
+    machine; equal to wall time for single-threaded work on an idle core)."""
+    return time.process_time() if CPU_TIME else time.perf_counter()
+
+
 def median_time(fn, repeats):
     fn()  # warm-up / compile
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = _clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(_clock() - t0)
     return statistics.median(times)
 
 
@@ -86,15 +105,17 @@ def paired_median_times(f, g, repeats):
     tf, tg = [], []
     for _ in range(repeats):
         for fn, ts in ((f, tf), (g, tg)):
-            t0 = time.perf_counter()
+            t0 = _clock()
             fn()
-            ts.append(time.perf_counter() - t0)
+            ts.append(_clock() - t0)
     return statistics.median(tf), statistics.median(tg)
 
 
 def best_threads(measure):
     """The peer's better time of 1 thread and its default thread count (on a shared, loaded
     2-core machine torch's default intra-op threading can be 100x slower on small ops)."""
+    if SINGLE_THREAD:
+        return measure()
     default = torch.get_num_threads()
     times = []
     for n in sorted({1, default}):
@@ -115,12 +136,22 @@ WORKLOADS = [
 ]
 
 
-def run(repeats, quick):
+SINGLE_THREAD = False
+CPU_TIME = False
+
+
+def run(repeats, quick, only=None):
+    if SINGLE_THREAD and torch is not None:
+        torch.set_num_threads(1)
+    print(f"threads: {'one (XLA and torch)' if SINGLE_THREAD else 'default (torch: best of 1 and default)'}; "
+          f"clock: {'process CPU time' if CPU_TIME else 'wall time'}")
     print(f"devices: {jax.devices()}; torch: {torch.__version__ if torch else 'missing'}; "
           f"k-diffusion: {'installed' if kd_sampling else 'MISSING (column skipped)'}")
     header = ("workload", "NFE", "jaxsci s", "overhead", "torch NFE x call s", "k-diffusion s", "ratio kd/jaxsci", "max |diff|")
     rows = []
     for name, d, k, batch, steps, sampler, nfe, kd_name, kd_kwargs, stochastic in WORKLOADS:
+        if only and not any(o.lower() in name.lower() for o in only):
+            continue
         if quick:
             batch = max(batch // 16, 16)
         w, mu, var = mixture(d, k)
@@ -173,13 +204,14 @@ def run(repeats, quick):
 
 
 def _noise_sampler(key, x, sigmas):
-    """Feed k-diffusion the per-sample noise jaxsci draws at each step."""
+    """Feed k-diffusion the per-sample noise jaxsci draws at each step (drawn here, before
+    any timing, so that k-diffusion's time contains no noise generation at all)."""
     levels = np.asarray(sigmas)
+    draw_one = jax.jit(lambda i: jd.samplers.normal_like(jax.random.fold_in(key, i), x))
+    noise = [torch.tensor(np.asarray(draw_one(i))) for i in range(len(levels) - 1)]
 
     def draw(sigma, sigma_next):
-        i = int(np.argmin(np.abs(levels - float(sigma))))
-        z = jd.samplers.normal_like(jax.random.fold_in(key, i), x)
-        return torch.tensor(np.asarray(z))
+        return noise[int(np.argmin(np.abs(levels - float(sigma))))]
 
     return draw
 
@@ -188,5 +220,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="batches / 16 (a smoke run)")
+    parser.add_argument("--only", nargs="*", default=None, help="run workloads whose name contains one of these")
+    parser.add_argument("--single-thread", action="store_true", help="one thread for XLA and for torch")
+    parser.add_argument("--cpu-time", action="store_true", help="report process CPU time, not wall time")
     args = parser.parse_args()
-    run(args.repeats, args.quick)
+    SINGLE_THREAD = args.single_thread
+    CPU_TIME = args.cpu_time
+    run(args.repeats, args.quick, args.only)

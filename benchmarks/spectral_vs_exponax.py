@@ -42,17 +42,21 @@ def _frac(n: int) -> float:
     return (math.floor(2 / 3 * (n // 2) - 1) + 1) / (n / 2)
 
 
-def _time(fn, *args, repeats: int) -> float:
-    """Warm median of wall time, or of process CPU time with `--cpu-time` (more robust on
-    a shared machine; equal to wall time when single-threaded on an idle core)."""
+def _paired(f_ours, f_theirs, *args, repeats: int) -> tuple[float, float]:
+    """Warm medians of both libraries timed alternately (paired), so that both see the same
+    load of a shared machine; their ratio is far steadier than two separate medians. Wall
+    time, or process CPU time with `--cpu-time` (more robust on a shared machine; equal to
+    wall time when single-threaded on an idle core)."""
     clock = time.process_time if _CPU_TIME else time.perf_counter
-    jax.block_until_ready(fn(*args))  # compile + warm up
-    times = []
+    jax.block_until_ready(f_ours(*args))
+    jax.block_until_ready(f_theirs(*args))
+    ours, theirs = [], []
     for _ in range(repeats):
-        t0 = clock()
-        jax.block_until_ready(fn(*args))
-        times.append(clock() - t0)
-    return statistics.median(times)
+        for fn, ts in ((f_ours, ours), (f_theirs, theirs)):
+            t0 = clock()
+            jax.block_until_ready(fn(*args))
+            ts.append(clock() - t0)
+    return statistics.median(ours), statistics.median(theirs)
 
 
 _CPU_TIME = False
@@ -79,7 +83,7 @@ def ks_ensemble(steps: int, repeats: int, batch: int = 256, n: int = 256):
     )
     f_ours = jax.jit(jax.vmap(lambda u: sp.rollout(ours, u, steps, save_every=steps)[-1]))
     f_theirs = jax.jit(jax.vmap(ex.repeat(theirs, steps)))
-    return _time(f_ours, u0, repeats=repeats), _time(f_theirs, u0, repeats=repeats), agree
+    return (*_paired(f_ours, f_theirs, u0, repeats=repeats), agree)
 
 
 def ns2d(steps: int, repeats: int, n: int = 256):
@@ -91,7 +95,7 @@ def ns2d(steps: int, repeats: int, n: int = 256):
     theirs = ex.stepper.NavierStokesVorticity(2, 2 * np.pi, n, 5e-3, diffusivity=1e-3, order=4)
     f_theirs = jax.jit(lambda w: -ex.repeat(theirs, steps)(-w))
     agree = _rel(f_ours(w0), f_theirs(w0))
-    return _time(f_ours, w0, repeats=repeats), _time(f_theirs, w0, repeats=repeats), agree
+    return (*_paired(f_ours, f_theirs, w0, repeats=repeats), agree)
 
 
 def ks_gradient(steps: int, repeats: int, checkpoint, n: int = 256):
@@ -112,7 +116,7 @@ def ks_gradient(steps: int, repeats: int, checkpoint, n: int = 256):
     g_ours, g_theirs = jax.jit(jax.grad(loss_ours)), jax.jit(jax.grad(loss_theirs))
     mem = lambda g: g.lower(u0).compile().memory_analysis().temp_size_in_bytes  # noqa: E731
     agree = _rel(g_ours(u0), g_theirs(u0))
-    t_o, t_t = _time(g_ours, u0, repeats=repeats), _time(g_theirs, u0, repeats=repeats)
+    t_o, t_t = _paired(g_ours, g_theirs, u0, repeats=repeats)
     return t_o, t_t, agree, mem(g_ours), mem(g_theirs)
 
 
@@ -132,7 +136,8 @@ def main(argv=None):
     s = lambda k: max(1, int(round(k * a.steps_scale)))  # noqa: E731
     clock = "process CPU time" if a.cpu_time else "wall time"
     threads = "1 XLA thread" if a.single_thread else "default XLA threads"
-    print(f"device: {jax.devices()[0]}, {threads}; median {clock} of {a.repeats} warm runs")
+    print(f"device: {jax.devices()[0]}, {threads}; median {clock} of {a.repeats} warm runs, "
+          "jaxsci and exponax timed alternately")
     print(f"{'workload':<52} {'jaxsci s':>9} {'exponax s':>10} {'ratio':>6} {'rel.diff':>9}")
     if "ks" not in a.skip:
         n = s(1000)

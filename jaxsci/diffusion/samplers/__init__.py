@@ -2,7 +2,7 @@
 
 from ._base import AbstractSampler as AbstractSampler
 from ._base import ancestral_step as ancestral_step
-from ._base import normal_like as normal_like
+from ._noise import normal_like as normal_like
 from ._ddim import DDIM as DDIM
 from ._dpm2 import DPM2 as DPM2
 from ._dpmpp_2m import DPMpp2M as DPMpp2M

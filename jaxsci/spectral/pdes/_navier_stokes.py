@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import equinox as eqx
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
 from .._domain import PeriodicDomain
@@ -27,12 +28,18 @@ class NavierStokes2D(AbstractPDE):
     $e^{-(2\nu+\lambda)t}$; the laminar Kolmogorov flow
     $\omega = -A k_f\cos(k_f y)/(\nu k_f^2 + \lambda)$ is stationary.
 
+    The nonlinear term is evaluated in Basdevant's form
+    $\mathbf u\cdot\nabla\omega = (\partial_{xx} - \partial_{yy})(uv) + \partial_{xy}(v^2 - u^2)$
+    (valid for divergence-free $\mathbf u$): four real FFTs an evaluation instead of five.
+
     **Arguments:** `domain` (2D); `nu` (viscosity); `drag` $\lambda \ge 0$ (linear drag);
     `forcing_amplitude` $A$; `forcing_mode` $m$ (static; 0 disables forcing).
 
     **Example:** `sp.ETDRK(sp.NavierStokes2D(sp.PeriodicDomain((128, 128)), 1e-3, drag=0.1, forcing_amplitude=1.0, forcing_mode=4), dt=0.01)`.
 
-    **Reference:** Kochkov et al., PNAS 118 (2021) (Kolmogorov flow setup).
+    **Reference:** Kochkov et al., PNAS 118 (2021) (Kolmogorov flow setup); C. Basdevant,
+    *Technical improvements for direct numerical simulation of homogeneous three-dimensional
+    turbulence*, J. Comput. Phys. 50 (1983) (the four-transform nonlinear term).
     """
 
     domain: PeriodicDomain
@@ -65,15 +72,30 @@ class NavierStokes2D(AbstractPDE):
         y = d.grid()[1]
         return (-self.forcing_amplitude * kf * jnp.cos(kf * y))[None]
 
+    def forcing_hat(self) -> Array:
+        """The rfft of `forcing()`, built from its single Fourier mode (no FFT at run time)."""
+        d = self.domain
+        unit = np.cos(2 * np.pi * self.forcing_mode * np.arange(d.shape[1]) / d.shape[1])
+        unit = np.broadcast_to(unit, d.shape)
+        kf = 2 * jnp.pi * self.forcing_mode / d.extent[1]
+        return (-self.forcing_amplitude * kf) * jnp.asarray(np.fft.rfftn(unit)[None])
+
     def nonlinear(self, u_hat):
+        # Basdevant's form: for divergence-free u = (u, v) in 2D,
+        # u.grad(w) = (d_xx - d_yy)(u v) + d_xy (v^2 - u^2), so two inverse transforms
+        # (u, v) and two forward ones (u v, v^2 - u^2) replace the four inverse and one
+        # forward of the advective form u w_x + v w_y. On the modes kept by 2/3
+        # dealiasing both are the same exact product, so they agree to round-off.
         d = self.domain
         dx, dy = gradient_symbols(d)
         psi_hat = u_hat * _inverse_k2(d)
-        fields = d.ifft(jnp.concatenate([dy * psi_hat, -dx * psi_hat, dx * u_hat, dy * u_hat]))
-        adv = fields[0] * fields[2] + fields[1] * fields[3]
-        out = -d.fft(adv[None])
+        vel = d.ifft(jnp.concatenate([dy * psi_hat, -dx * psi_hat]))
+        u, v = vel[0], vel[1]
+        prod = d.fft(jnp.stack([u * v, (v - u) * (v + u)]))
+        dxx, dyy = d.derivative(0, 2), d.derivative(1, 2)
+        out = (dyy - dxx) * prod[0:1] - (dx * dy).real * prod[1:2]
         if self.forcing_mode:
-            out = out + d.fft(self.forcing())
+            out = out + self.forcing_hat().astype(out.dtype)
         return out
 
 
