@@ -12,7 +12,7 @@ from .. import linalg
 from .._types import PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
-from ._probes import batched, draw, quadratic_form
+from ._probes import CPU_CHUNK, batched, batched_sum, draw, draw_tree, quadratic_form
 from ._tree import tree_dot, zeros_like_structure
 
 
@@ -21,9 +21,17 @@ def _check_op(op):
         raise TypeError(f"`op` must be a lineax operator such as Hessian(...), got {type(op).__name__}.")
 
 
-def _flat_probes(op, key, num, sampler):
-    flat, unravel = ravel_pytree(zeros_like_structure(op.in_structure()))
-    return draw(key, num, flat.size, flat.dtype, sampler), unravel
+def _probes(op, key, num, sampler):
+    """`num` probes as a pytree shaped like the parameters with a leading axis `num`.
+
+    Rademacher probes are drawn leaf by leaf with the fast bit-unpacking sampler, so no flat
+    `(num, n)` array is built and sliced back into leaves under `vmap`.
+    """
+    structure = op.in_structure()
+    if sampler == "rademacher":
+        return draw_tree(key, num, structure)
+    flat, unravel = ravel_pytree(zeros_like_structure(structure))
+    return jax.vmap(unravel)(draw(key, num, flat.size, flat.dtype, sampler))
 
 
 @eqx.filter_jit
@@ -39,8 +47,8 @@ def trace(
 ):
     """Estimate $\\operatorname{tr}(A)$ of a curvature operator, optionally per block.
 
-    `"hutchinson"` averages $z^\\top A z$ over `num_matvecs` probes, all at once with
-    `jax.vmap` (or `chunk_size` at a time). Without `blocks` it uses the operator's
+    `"hutchinson"` averages $z^\\top A z$ over `num_matvecs` probes, `jax.vmap`ped
+    (`chunk_size` at a time inside a `lax.scan` if given). Without `blocks` it uses the operator's
     `quadratic_form` (forward mode only, cheaper than a product). With `blocks` it forms
     $Az$ once per probe and splits $z^\\top A z = \\sum_b z_b^\\top (Az)_b$, so the per-block
     estimates of $\\operatorname{tr}(A_{bb})$ share the probes and sum exactly to the
@@ -55,7 +63,9 @@ def trace(
     - `method`: `"hutchinson"`, `"hutch++"` or `"xtrace"`.
     - `sampler`: `"rademacher"` or `"gaussian"`.
     - `blocks`: `None`, `"leaves"`, or `fn(params) -> {name: sub-pytree}` (per layer).
-    - `chunk_size`: probes per batch (bounds memory); `None` for all at once.
+    - `chunk_size`: probes per vmapped batch (bounds memory). `None`: all at once, except
+      for the full products of `blocks` on CPU (10 at a time, where the smaller working
+      set stays in cache).
 
     **Returns:**
 
@@ -81,19 +91,18 @@ def trace(
     if not isinstance(num_matvecs, int) or num_matvecs < 2:
         raise ValueError(f"`num_matvecs` must be an int >= 2 for hutchinson, got {num_matvecs!r}.")
     parts = make_blocks(blocks, op.in_structure())
-    z, unravel = _flat_probes(op, key, num_matvecs, sampler)
+    z = _probes(op, key, num_matvecs, sampler)
     if parts is None:
-        samples = batched(lambda row: quadratic_form(op, unravel(row)), z, chunk_size)
+        samples = batched(lambda v: quadratic_form(op, v), z, chunk_size)
         return jnp.mean(samples), jnp.std(samples, ddof=1) / jnp.sqrt(num_matvecs)
 
     mv = matvec_of(op)
 
-    def per_block(row):
-        v = unravel(row)
+    def per_block(v):
         av = mv(v)
         return jnp.stack([tree_dot(b.take(v), b.take(av)) for b in parts])
 
-    samples = batched(per_block, z, chunk_size)  # (num_matvecs, num_blocks)
+    samples = batched(per_block, z, chunk_size, CPU_CHUNK)  # (num_matvecs, num_blocks)
     means = jnp.mean(samples, axis=0)
     errs = jnp.std(samples, axis=0, ddof=1) / jnp.sqrt(num_matvecs)
     return ({b.name: means[i] for i, b in enumerate(parts)}, {b.name: errs[i] for i, b in enumerate(parts)})
@@ -143,7 +152,9 @@ def diagonal(
     - `sampler`: `"rademacher"` or `"gaussian"`.
     - `blocks`: `None`, `"leaves"` or `fn(params) -> {name: sub-pytree}`: returns
       `{name: diagonal of that block}` instead of one pytree.
-    - `chunk_size`: probes per batch; `None` for all at once.
+    - `chunk_size`: probes per vmapped batch; their products $z \\odot Az$ are summed in
+      a `lax.scan`, so memory is one batch's worth. `None`: 10 on CPU, all at once on
+      accelerators.
 
     **Returns:**
 
@@ -167,10 +178,12 @@ def diagonal(
     if method == "hutchinson":
         if not isinstance(num_matvecs, int) or num_matvecs < 1:
             raise ValueError(f"`num_matvecs` must be a positive int, got {num_matvecs!r}.")
-        z, unravel = _flat_probes(op, key, num_matvecs, sampler)
+        z = _probes(op, key, num_matvecs, sampler)
         mv = matvec_of(op)
-        prods = batched(lambda row: ravel_pytree(mv(unravel(row)))[0] * row, z, chunk_size)
-        diag = unravel(jnp.mean(prods, axis=0))
+        # z * (A z) per leaf, averaged over probes: the same products as the trace's
+        # per-block path, with no flattening of the (num_matvecs, n) products.
+        total = batched_sum(lambda v: jax.tree.map(jnp.multiply, v, mv(v)), z, chunk_size)
+        diag = jax.tree.map(lambda x: x / num_matvecs, total)
     else:
         diag = linalg.diagonal(matvec_of(op), op.in_structure(), key=key, num_matvecs=num_matvecs, method=method, sampler=sampler)
     parts = make_blocks(blocks, op.in_structure())

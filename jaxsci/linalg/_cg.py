@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import PyTree
 
@@ -82,3 +83,51 @@ def cg(
         options["preconditioner"] = _as_operator(preconditioner, structure, "preconditioner")
     solver = lx.CG(rtol=tol, atol=tol, max_steps=maxiter)
     return lx.linear_solve(operator, b, solver, options=options).value
+
+
+def robust_cg(matvec, b, preconditioner, tol: float, maxiter: int):
+    r"""Preconditioned CG on flat arrays that never returns NaN: a private helper for `jaxsci.gp`.
+
+    Stops when $\|r\|_2 \le \text{tol}\,\|b\|_2$, after `maxiter` steps, or at a breakdown
+    ($p^\top A p \le 0$ or a non-finite step, which rounding produces once CG stagnates in
+    float32), and returns the iterate with the smallest residual seen. Gradients (in `b` and
+    in whatever `matvec` closes over) are implicit, through `jax.lax.custom_linear_solve`
+    with the same solver, never through the iterations.
+    """
+
+    def solve(mv, rhs):
+        tiny = jnp.finfo(rhs.dtype).tiny
+        stop = tol * jnp.linalg.norm(rhs)
+
+        def cond(state):
+            _, _, r, _, _, _, _, step, alive = state
+            return alive & (step < maxiter) & (jnp.linalg.norm(r) > stop)
+
+        def body(state):
+            x, best, r, p, gamma, best_norm, _, step, _ = state
+            ap = mv(p)
+            curvature = p @ ap
+            ok = (curvature > tiny) & jnp.isfinite(curvature)
+            alpha = jnp.where(ok, gamma / jnp.where(ok, curvature, 1.0), 0.0)
+            x_new = x + alpha * p
+            r_new = r - alpha * ap
+            z = preconditioner(r_new)
+            gamma_new = r_new @ z
+            ok = ok & jnp.isfinite(gamma_new) & (gamma_new > 0)
+            norm = jnp.linalg.norm(r_new)
+            better = ok & (norm < best_norm)
+            best = jnp.where(better, x_new, best)
+            best_norm = jnp.where(better, norm, best_norm)
+            beta = jnp.where(ok, gamma_new / jnp.where(gamma > 0, gamma, 1.0), 0.0)
+            p = jnp.where(ok, z + beta * p, p)
+            x = jnp.where(ok, x_new, x)
+            r = jnp.where(ok, r_new, r)
+            return x, best, r, p, jnp.where(ok, gamma_new, gamma), best_norm, norm, step + 1, ok
+
+        z0 = preconditioner(rhs)
+        zero = jnp.zeros_like(rhs)
+        norm0 = jnp.linalg.norm(rhs)
+        state = (zero, zero, rhs, z0, rhs @ z0, norm0, norm0, 0, jnp.asarray(True))
+        return jax.lax.while_loop(cond, body, state)[1]
+
+    return jax.lax.custom_linear_solve(matvec, b, solve, symmetric=True)

@@ -124,6 +124,48 @@ def _kpd_solve_bwd(residuals, g):
 _kpd_solve.defvjp(_kpd_solve_fwd, _kpd_solve_bwd)
 
 
+# ---- fused v^T (K + s2 I)^-1 v and logdet: one eigh per factor, one transform Q^T v. With
+# x~ = (Lambda + s2)^-1 Q^T v, d(v^T A^-1 v) = -x^T dA x and d logdet = tr(A^-1 dA); in the
+# eigenbasis both are sandwiched by the same Q_j, so each factor costs N n_j + 2 n_j^3:
+# Q_j [g_l diag(c_j) - g_q X~_(j) (Lambda_{-j} X~)_(j)^T] Q_j^T.
+
+
+def _others(evals, j):
+    return _grid_eigenvalues([jnp.ones_like(w) if l == j else w for l, w in enumerate(evals)])
+
+
+@jax.custom_vjp
+def _kpd_quad_logdet(factors, noise, vector):
+    return _kpd_quad_logdet_fwd(factors, noise, vector)[0]
+
+
+def _kpd_quad_logdet_fwd(factors, noise, vector):
+    evals, evecs = _factor_eigh(factors)
+    shape = tuple(w.shape[0] for w in evals)
+    lam = _grid_eigenvalues(evals) + noise
+    v_eig = mode_products([q.T for q in evecs], vector.reshape(shape))
+    x_eig = v_eig / lam
+    value = (jnp.sum(v_eig * x_eig), jnp.sum(jnp.log(lam)))
+    return value, (evals, evecs, 1.0 / lam, x_eig)
+
+
+def _kpd_quad_logdet_bwd(residuals, cts):
+    evals, evecs, inv, x_eig = residuals
+    g_quad, g_logdet = cts
+    factor_cts = []
+    for j, q in enumerate(evecs):
+        inner = -g_quad * (_unfold(x_eig, j) @ _unfold(_others(evals, j) * x_eig, j).T)
+        inner = inner + jnp.diag(g_logdet * _contract_except(inv, evals, j))
+        ct = q @ inner @ q.T
+        factor_cts.append(0.5 * (ct + ct.T))
+    noise_ct = g_logdet * jnp.sum(inv) - g_quad * jnp.sum(x_eig**2)
+    vector_ct = 2 * g_quad * mode_products(evecs, x_eig).reshape(-1)
+    return tuple(factor_cts), noise_ct, vector_ct
+
+
+_kpd_quad_logdet.defvjp(_kpd_quad_logdet_fwd, _kpd_quad_logdet_bwd)
+
+
 class KroneckerPlusDiagonal(lx.AbstractLinearOperator):
     r"""$(K_1 \otimes \cdots \otimes K_d) + \sigma^2 I$ for symmetric PSD factors $K_j$.
 
@@ -205,6 +247,24 @@ class KroneckerPlusDiagonal(lx.AbstractLinearOperator):
     def logdet(self) -> Float[Array, ""]:
         r"""The exact $\log\det(K + \sigma^2 I)$ (differentiable in the factors and noise)."""
         return _kpd_logdet(self.factors, self._checked_noise())
+
+    def quad_logdet(self, vector: Float[ArrayLike, " N"]) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        r"""$\big(v^\top (K + \sigma^2 I)^{-1} v,\ \log\det(K + \sigma^2 I)\big)$ in one pass.
+
+        The pair a Gaussian log-likelihood needs, sharing one eigendecomposition per factor
+        and one transform $Q^\top v$; its gradient (all factors, `noise`, `v`) never forms
+        $(K + \sigma^2 I)^{-1} v$ on the grid. Cheaper than `solve` plus `logdet`.
+
+        ```python
+        import jax.numpy as jnp
+        from jaxsci.linalg import KroneckerPlusDiagonal
+
+        op = KroneckerPlusDiagonal([jnp.eye(3), 2.0 * jnp.eye(2)], 0.5)
+        quad, logdet = op.quad_logdet(jnp.ones(6))  # 6 / 2.5 and 6 log 2.5 (all eigenvalues 2.5)
+        ```
+        """
+        vector = check_vector(vector, self.size).astype(self.noise.dtype)
+        return _kpd_quad_logdet(self.factors, self._checked_noise(), vector)
 
     def eigh(self) -> tuple[tuple[Float[Array, " n"], ...], tuple[Float[Array, "n n"], ...]]:
         r"""Per-factor eigenpairs `((lambda_1, ..., lambda_d), (Q_1, ..., Q_d))`.

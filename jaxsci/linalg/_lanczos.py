@@ -18,8 +18,9 @@ def lanczos_flat(mv: FlatMatvec, v0: Array, num_steps: int, restart: bool = True
     """
     n, dtype = v0.shape[0], v0.dtype
     eps = jnp.finfo(dtype).eps
+    q0 = v0 / jnp.linalg.norm(v0)
     # One spare row so that step i can always write row i + 1.
-    basis = jnp.zeros((num_steps + 1, n), dtype).at[0].set(v0 / jnp.linalg.norm(v0))
+    basis = jnp.zeros((num_steps + 1, n), dtype).at[0].set(q0)
     # Fallback directions if the Krylov space becomes invariant (beta ~ 0): restarting with
     # a fresh vector keeps T block diagonal (beta = 0), so its extra Ritz values carry zero
     # quadrature weight and eigsh keeps exploring the rest of the space.
@@ -32,28 +33,33 @@ def lanczos_flat(mv: FlatMatvec, v0: Array, num_steps: int, restart: bool = True
             w = w - (basis @ w) @ basis
         return w
 
-    def step(basis, i):
-        q = basis[i]
+    def step(carry, i):
+        # The current vector q travels in the carry instead of being read back as basis[i]:
+        # a read of the basis that the product consumes lazily (fused slices) would make XLA
+        # copy the whole (k, n) basis twice per step to protect it from the in-place update
+        # below, which cost more than the product itself for n ~ 1e5.
+        basis, q = carry
         w = mv(q)
         alpha = jnp.dot(q, w)
         scale = jnp.linalg.norm(w)
         w = orthogonalise(w, basis)
         beta = jnp.linalg.norm(w)
         breakdown = beta <= 100 * eps * jnp.maximum(scale, jnp.finfo(dtype).tiny)
-
-        def restart_direction(w):
-            fresh = jax.random.normal(jax.random.fold_in(restart_key, i), (n,), dtype)
-            return orthogonalise(fresh, basis)
-
+        safe_beta = jnp.where(breakdown, 1.0, beta)
         if restart:
-            w = jax.lax.cond(breakdown, restart_direction, lambda w: w, w)
-        else:
-            w = jnp.where(breakdown, 0.0, w)
-        beta = jnp.where(breakdown, 0.0, beta)
-        basis = basis.at[i + 1].set(w / jnp.where(breakdown & (not restart), 1.0, jnp.linalg.norm(w)))
-        return basis, (alpha, beta)
 
-    basis, (alphas, betas) = jax.lax.scan(step, basis, jnp.arange(num_steps))
+            def restart_direction(_):
+                fresh = orthogonalise(jax.random.normal(jax.random.fold_in(restart_key, i), (n,), dtype), basis)
+                return fresh / jnp.linalg.norm(fresh)
+
+            q_next = jax.lax.cond(breakdown, restart_direction, lambda w: w / safe_beta, w)
+        else:
+            q_next = jnp.where(breakdown, 0.0, w / safe_beta)
+        beta = jnp.where(breakdown, 0.0, beta)
+        basis = jax.lax.dynamic_update_index_in_dim(basis, q_next, i + 1, 0)
+        return (basis, q_next), (alpha, beta)
+
+    (basis, _), (alphas, betas) = jax.lax.scan(step, (basis, q0), jnp.arange(num_steps))
     return alphas, betas[:-1], basis[:num_steps]
 
 

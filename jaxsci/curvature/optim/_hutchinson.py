@@ -5,17 +5,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ...linalg._probes import tree_rademacher
+
 
 def hutchinson_diagonal(hvp_fn, params, key, num_probes: int):
-    """$\\frac1P \\sum_p z_p \\odot H z_p$ with Rademacher $z_p$ shaped like `params`."""
-    leaves, treedef = jax.tree.flatten(params)
+    """$\\frac1P \\sum_p z_p \\odot H z_p$ with Rademacher $z_p$ shaped like `params`.
 
-    def one(k):
-        keys = jax.random.split(k, len(leaves))
-        z = jax.tree.unflatten(treedef, [jax.random.rademacher(kk, x.shape, x.dtype) for kk, x in zip(keys, leaves)])
-        return jax.tree.map(jnp.multiply, z, hvp_fn(z))
-
-    estimates = jax.vmap(one)(jax.random.split(key, num_probes))
+    The probes come from the fast bit-unpacking sampler of `jaxsci.linalg` (32 signs per
+    random word), not from `jax.random.rademacher`, whose draw can cost as much as the HVP.
+    """
+    z = tree_rademacher(key, num_probes, params)
+    estimates = jax.vmap(lambda v: jax.tree.map(jnp.multiply, v, hvp_fn(v)))(z)
     return jax.tree.map(lambda x: jnp.mean(x, axis=0), estimates)
 
 
