@@ -5,19 +5,29 @@ Workloads (identical grids, data and hyperparameters in both libraries):
   KroneckerProductAddedDiagLinearOperator + MultivariateNormal.log_prob + backward);
   dense Cholesky (JAX) where N <= 4096; the "eigh-only limit" is the time of the per-axis
   eigendecompositions alone, and "fraction" is that time over jaxsci's time;
-- masked data (10% missing): jaxsci CG + SLQ vs GPyTorch's generic CG/Lanczos path on the
-  observed covariance (the only route GPyTorch has once the Kronecker structure is broken);
+- masked data (10% missing): jaxsci's default exact Schur path (exact value; gradient exact without
+  `key`, or with its rank-m correction estimated by 8 probes given `key`; CG + SLQ value and
+  gradient errors printed too) vs GPyTorch's generic CG/Lanczos path on the observed
+  covariance (the only route GPyTorch has once the Kronecker structure is broken); gradient
+  errors are relative to jaxsci's exact gradient;
 - a batch of 16 hyperparameter settings: jaxsci `vmap` vs a GPyTorch loop.
 
-Prints warm median timings and the ratio GPyTorch / jaxsci. Run:
-`.venv/bin/python benchmarks/gp_vs_gpytorch.py [--quick]`.
+Prints warm median timings (jaxsci and GPyTorch interleaved, so both see the same load) and the
+ratio GPyTorch / jaxsci. Run:
+`.venv/bin/python benchmarks/gp_vs_gpytorch.py [--quick] [--single-thread]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
+
+if "--single-thread" in sys.argv:  # before JAX starts: one XLA thread (and one torch thread below)
+    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import jax
 
@@ -47,6 +57,19 @@ def warm_median(fn, repeats):
     return statistics.median(times)
 
 
+def paired_medians(fns, repeats):
+    """Warm median times of several callables run interleaved, so all see the same machine load."""
+    for fn in fns:
+        fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
 def problem(shape, seed=0):
     grid = tuple(np.linspace(0.0, 1.0, n) for n in shape)
     y = np.random.default_rng(seed).standard_normal(shape)
@@ -54,14 +77,14 @@ def problem(shape, seed=0):
     return grid, y, theta
 
 
-def jax_lml(grid, y, mask=None, key=None):
+def jax_lml(grid, y, mask=None, key=None, method=None):
     grid = tuple(jnp.asarray(x) for x in grid)
 
     def lml(theta):
         model = GridGP(grid, tuple(SquaredExponential(t) for t in theta[:-1]), noise=theta[-1])
         if mask is None:
             return model.log_marginal_likelihood(y)
-        return model.log_marginal_likelihood(jnp.where(mask, y, 0.0), mask, key=key, num_probes=8)
+        return model.log_marginal_likelihood(jnp.where(mask, y, 0.0), mask, method=method, key=key, num_probes=8)
 
     return jax.jit(jax.value_and_grad(lml))
 
@@ -121,10 +144,10 @@ def exact_rows(shapes, repeats):
         value, grad = fn(jnp.asarray(theta))
         ref_value, ref_grad = torch_lml(grid, y, theta)
         agree = max(abs(float(value) - ref_value) / abs(ref_value), float(np.max(np.abs(np.asarray(grad) - ref_grad) / np.abs(ref_grad))))
-        t_jax = warm_median(lambda: jax.block_until_ready(fn(jnp.asarray(theta))), repeats)
-        t_torch = warm_median(lambda: torch_lml(grid, y, theta), repeats)
         eighs = jax_eigh_only(grid, jnp.asarray(theta))
-        t_eigh = warm_median(lambda: jax.block_until_ready(eighs(jnp.asarray(theta))), repeats)
+        t_jax, t_torch, t_eigh = paired_medians(
+            [lambda: jax.block_until_ready(fn(jnp.asarray(theta))), lambda: torch_lml(grid, y, theta),
+             lambda: jax.block_until_ready(eighs(jnp.asarray(theta)))], repeats)
         t_dense, dense_err = float("nan"), float("nan")
         if np.prod(shape) <= 4096:
             dense = jax_dense_lml(grid, jnp.asarray(y))
@@ -138,27 +161,32 @@ def exact_rows(shapes, repeats):
 def masked_row(shape, repeats):
     grid, y, theta = problem(shape, seed=1)
     mask = np.random.default_rng(2).uniform(size=shape) > 0.1
-    fn = jax_lml(grid, jnp.asarray(y), jnp.asarray(mask), jax.random.key(0))
-    value, _ = fn(jnp.asarray(theta))
-    exact = GridGP(tuple(jnp.asarray(x) for x in grid), tuple(SquaredExponential(t) for t in theta[:-1]), theta[-1])
+    # default method: the exact Schur path; with key= its gradient's rank-m term uses 8 probes
+    fn = jax_lml(grid, jnp.asarray(y), mask, jax.random.key(0))
+    exact = jax_lml(grid, jnp.asarray(y), mask)  # no key: exact gradient too
+    value, grad = exact(jnp.asarray(theta))
+    _, probe_grad = fn(jnp.asarray(theta))
     observed = np.flatnonzero(mask.reshape(-1))
-    t_jax = warm_median(lambda: jax.block_until_ready(fn(jnp.asarray(theta))), repeats)
     with gpytorch.settings.max_cholesky_size(0):
-        ref_value, _ = torch_lml(grid, y, theta, observed)
-        t_torch = warm_median(lambda: torch_lml(grid, y, theta, observed), repeats)
-    if np.prod(shape) <= 4096:
-        truth = float(exact.log_marginal_likelihood(jnp.where(mask, y, 0.0), jnp.asarray(mask), method="schur"))
-    else:
-        truth = float("nan")
-    return ("x".join(map(str, shape)) + " 10% missing", t_jax, t_torch, float(value), ref_value, truth)
+        ref_value, ref_grad = torch_lml(grid, y, theta, observed)
+        t_jax, t_torch, t_exact = paired_medians(
+            [lambda: jax.block_until_ready(fn(jnp.asarray(theta))), lambda: torch_lml(grid, y, theta, observed),
+             lambda: jax.block_until_ready(exact(jnp.asarray(theta)))], repeats)
+    slq = jax_lml(grid, jnp.asarray(y), mask, jax.random.key(0), method="slq")
+    slq_value, slq_grad = slq(jnp.asarray(theta))
+    grad = np.asarray(grad)
+    rel = lambda g: float(np.max(np.abs(np.asarray(g) - grad) / np.abs(grad)))  # noqa: E731
+    return ("x".join(map(str, shape)) + " 10% missing", t_jax, t_torch, t_exact, float(value), ref_value,
+            float(slq_value), rel(ref_grad), rel(slq_grad), rel(probe_grad))
 
 
 def batch_row(shape, batch, repeats):
     grid, y, theta = problem(shape)
     thetas = jnp.asarray(theta) * jnp.linspace(0.8, 1.2, batch)[:, None]
     fn = jax.jit(jax.vmap(jax_lml(grid, jnp.asarray(y))))
-    t_jax = warm_median(lambda: jax.block_until_ready(fn(thetas)), repeats)
-    t_torch = warm_median(lambda: [torch_lml(grid, y, np.asarray(t)) for t in thetas], max(1, repeats // 2))
+    t_jax, t_torch = paired_medians(
+        [lambda: jax.block_until_ready(fn(thetas)), lambda: [torch_lml(grid, y, np.asarray(t)) for t in thetas]],
+        max(5, repeats // 2))
     vals, _ = fn(thetas)
     ref0, _ = torch_lml(grid, y, np.asarray(thetas[0]))
     return (f"{'x'.join(map(str, shape))} batch {batch}", t_jax, t_torch, abs(float(vals[0]) - ref0) / abs(ref0))
@@ -167,7 +195,10 @@ def batch_row(shape, batch, repeats):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small grids only")
+    parser.add_argument("--single-thread", action="store_true", help="one thread for XLA, BLAS and torch")
     args = parser.parse_args()
+    if args.single_thread:
+        torch.set_num_threads(1)
     repeats = 3 if args.quick else 7
     shapes = [(64, 64), (32, 32, 32)] if args.quick else [(64, 64), (128, 128), (256, 256), (512, 512), (32, 32, 32), (64, 64, 64)]
     print(f"devices: {jax.devices()}, torch threads: {torch.get_num_threads()} (float64, warm medians)")
@@ -175,11 +206,14 @@ def main():
     print(f"{'grid':>10} {'jaxsci ms':>10} {'gpytorch ms':>12} {'ratio':>6} {'dense ms':>9} {'eigh ms':>8} {'eigh frac':>9} {'agree':>8} {'vs dense':>8}")
     for name, tj, tt, td, te, agree, derr in exact_rows(shapes, repeats):
         print(f"{name:>10} {1e3*tj:10.2f} {1e3*tt:12.2f} {tt/tj:6.2f} {1e3*td:9.1f} {1e3*te:8.2f} {te/tj:9.2f} {agree:8.1e} {derr:8.1e}")
-    print("\nmasked data: lml + gradient (jaxsci: CG + SLQ, 8 probes; GPyTorch: CG/Lanczos on the observed block)")
-    print(f"{'problem':>22} {'jaxsci ms':>10} {'gpytorch ms':>12} {'ratio':>6} {'jaxsci lml':>11} {'gpytorch':>11} {'exact':>11}")
+    print("\nmasked data: lml + gradient (jaxsci: exact Schur path, the default, gradient with 8 probes /"
+          " exact; GPyTorch: CG/Lanczos on the observed block). Gradient errors relative to the exact one.")
+    print(f"{'problem':>22} {'jaxsci ms':>10} {'gpytorch ms':>12} {'ratio':>6} {'exact-grad ms':>13} {'ratio':>6}"
+          f" {'jaxsci lml':>12} {'gpytorch':>12} {'slq (8)':>12} {'gpyt grad':>9} {'slq grad':>9} {'probe grad':>10}")
     for shape in ([(32, 32)] if args.quick else [(64, 64), (128, 128)]):
-        name, tj, tt, vj, vt, truth = masked_row(shape, repeats)
-        print(f"{name:>22} {1e3*tj:10.1f} {1e3*tt:12.1f} {tt/tj:6.2f} {vj:11.2f} {vt:11.2f} {truth:11.2f}")
+        name, tj, tt, te, vj, vt, vs, et, es, ep = masked_row(shape, repeats)
+        print(f"{name:>22} {1e3*tj:10.1f} {1e3*tt:12.1f} {tt/tj:6.2f} {1e3*te:13.1f} {tt/te:6.2f}"
+              f" {vj:12.2f} {vt:12.2f} {vs:12.2f} {et:9.1e} {es:9.1e} {ep:10.1e}")
     print("\nbatch of hyperparameters: lml + gradient (jaxsci vmap vs GPyTorch loop)")
     print(f"{'problem':>20} {'jaxsci ms':>10} {'gpytorch ms':>12} {'ratio':>6} {'agree':>8}")
     for shape in ([(32, 32)] if args.quick else [(64, 64), (128, 128)]):
