@@ -52,6 +52,12 @@ def check_size(problem) -> None:
         )
 
 
+def _residual_of_fields(problem, x):
+    """The residual as a function of one dict `{multi-index: field}` (zero index = $u$)."""
+    z = zero_index(problem.ndim)
+    return lambda f: problem.residual(f[z], {m: f[m] for m in problem.derivatives}, x)
+
+
 def linearise(problem, fields, x):
     r"""Coefficients $c_m = \partial R / \partial(\partial^m u)$ and target $y = \sum_m c_m \partial^m u - R$.
 
@@ -59,11 +65,7 @@ def linearise(problem, fields, x):
     the linearisation point. The residual must be pointwise (local) in $u$ and its derivatives,
     so a Jacobian-vector product with a tangent of ones gives each coefficient field.
     """
-    z = zero_index(problem.ndim)
-
-    def residual(f):
-        return problem.residual(f[z], {m: f[m] for m in problem.derivatives}, x)
-
+    residual = _residual_of_fields(problem, x)
     r = residual(fields)
     coeffs = {}
     for m in fields:
@@ -83,12 +85,7 @@ def check_pointwise(problem, dtype, key=None) -> None:
     tangent = {m: jax.random.normal(k, shape, dtype) for m, k in zip(names, keys[len(names) :])}
     x = problem.points(dtype)
     coeffs, _ = linearise(problem, fields, x)
-    z = names[0]
-
-    def residual(f):
-        return problem.residual(f[z], {m: f[m] for m in problem.derivatives}, x)
-
-    exact = jax.jvp(residual, (fields,), (tangent,))[1]
+    exact = jax.jvp(_residual_of_fields(problem, x), (fields,), (tangent,))[1]
     local = sum(coeffs[m] * tangent[m] for m in names)
     scale = jnp.max(jnp.abs(exact)) + jnp.finfo(dtype).tiny
     if not bool(jnp.max(jnp.abs(exact - local)) <= 1e3 * jnp.finfo(dtype).eps * scale * len(names)):

@@ -108,9 +108,12 @@ def tracking_adam_step(loss_fn, optimiser):
 @eqx.filter_jit
 def _relinearise(problem, solution, fields, x):
     """The grid fields of the new posterior mean (Toeplitz cross matrices), its linearisation, the step size."""
-    new = {m: grid_field(problem, solution.kernels, solution.sources, solution.weights, m) for m in fields}
-    coeffs, target = linearise(problem, new, x)
     z = zero_index(problem.ndim)
+    new = {
+        m: solution.values if m == z else grid_field(problem, solution.kernels, solution.sources, solution.weights, m)
+        for m in fields
+    }
+    coeffs, target = linearise(problem, new, x)
     change = jnp.linalg.norm(new[z] - fields[z]) / jnp.maximum(jnp.linalg.norm(new[z]), jnp.finfo(x.dtype).tiny)
     return new, coeffs, target, change
 

@@ -6,7 +6,8 @@ import math
 
 import jax.numpy as jnp
 
-from ._base import normal_like
+from ..._types import Array, Scalar
+from ._base import AbstractSampler, normal_like
 
 
 def churn_stochastic(s_churn) -> bool:
@@ -43,3 +44,25 @@ def check_churn(sampler) -> None:
             continue
         if v < 0:
             raise ValueError(f"{type(sampler).__name__}: {name} must be non-negative, got {v}.")
+
+
+class AbstractChurnSampler(AbstractSampler):
+    """A sampler with the EDM churn hyperparameters; its state is the number of steps $N$.
+
+    Concrete subclasses define only `step`, calling `churn(self, state, x, sigma, key)` first.
+    """
+
+    s_churn: Scalar = 0.0
+    s_tmin: Scalar = 0.0
+    s_tmax: Scalar = math.inf
+    s_noise: Scalar = 1.0
+
+    def __check_init__(self):
+        check_churn(self)
+
+    @property
+    def stochastic(self) -> bool:
+        return churn_stochastic(self.s_churn)
+
+    def init(self, x: Array, sigmas: Array):
+        return jnp.asarray(sigmas.shape[0] - 1, x.dtype)

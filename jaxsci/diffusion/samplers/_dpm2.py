@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import jax.numpy as jnp
 
-from ..._types import Array, Scalar
-from ._base import AbstractSampler, safe_next, to_d, unless_last
-from ._churn import check_churn, churn, churn_stochastic
+from ._base import safe_next, to_d, unless_last
+from ._churn import AbstractChurnSampler, churn
 
 
-class DPM2(AbstractSampler):
+class DPM2(AbstractChurnSampler):
     """Second-order midpoint steps with the midpoint taken in $\\log\\sigma$.
 
     $\\sigma_m = \\sqrt{\\hat\\sigma\\sigma'}$, $\\tilde x = x + (\\sigma_m - \\hat\\sigma)\\,
@@ -29,21 +26,6 @@ class DPM2(AbstractSampler):
 
     Reference: Lu et al., *DPM-Solver*, NeurIPS 2022; Karras et al., NeurIPS 2022.
     """
-
-    s_churn: Scalar = 0.0
-    s_tmin: Scalar = 0.0
-    s_tmax: Scalar = math.inf
-    s_noise: Scalar = 1.0
-
-    def __check_init__(self):
-        check_churn(self)
-
-    @property
-    def stochastic(self) -> bool:
-        return churn_stochastic(self.s_churn)
-
-    def init(self, x: Array, sigmas: Array):
-        return jnp.asarray(sigmas.shape[0] - 1, x.dtype)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):
         x, sigma_hat = churn(self, state, x, sigma, key)

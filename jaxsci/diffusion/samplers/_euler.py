@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
-import jax.numpy as jnp
-
-from ..._types import Array, Scalar
-from ._base import AbstractSampler, to_d
-from ._churn import check_churn, churn, churn_stochastic
+from ._base import to_d
+from ._churn import AbstractChurnSampler, churn
 
 
-class Euler(AbstractSampler):
+class Euler(AbstractChurnSampler):
     """First-order Euler steps $x' = x + (\\sigma' - \\hat\\sigma)\\,(x - D(x, \\hat\\sigma))/\\hat\\sigma$.
 
     With `s_churn > 0` each step inside $[S_{tmin}, S_{tmax}]$ first adds noise to raise the
@@ -34,21 +29,6 @@ class Euler(AbstractSampler):
     Reference: Karras et al., *Elucidating the Design Space of Diffusion-Based Generative
     Models*, NeurIPS 2022, Algorithm 2.
     """
-
-    s_churn: Scalar = 0.0
-    s_tmin: Scalar = 0.0
-    s_tmax: Scalar = math.inf
-    s_noise: Scalar = 1.0
-
-    def __check_init__(self):
-        check_churn(self)
-
-    @property
-    def stochastic(self) -> bool:
-        return churn_stochastic(self.s_churn)
-
-    def init(self, x: Array, sigmas: Array):
-        return jnp.asarray(sigmas.shape[0] - 1, x.dtype)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):
         x, sigma_hat = churn(self, state, x, sigma, key)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import jax.numpy as jnp
 
-from ..._types import Array, Scalar
-from ._base import AbstractSampler, safe_next, to_d, unless_last
-from ._churn import check_churn, churn, churn_stochastic
+from ._base import safe_next, to_d, unless_last
+from ._churn import AbstractChurnSampler, churn
 
 
-class Heun(AbstractSampler):
+class Heun(AbstractChurnSampler):
     """Heun (trapezoidal predictor-corrector) steps, the EDM deterministic sampler.
 
     $\\tilde x = x + h\\, d(x, \\hat\\sigma)$, $x' = x + \\tfrac h2 (d(x,\\hat\\sigma) +
@@ -30,21 +27,6 @@ class Heun(AbstractSampler):
 
     Reference: Karras et al., NeurIPS 2022, Algorithm 2.
     """
-
-    s_churn: Scalar = 0.0
-    s_tmin: Scalar = 0.0
-    s_tmax: Scalar = math.inf
-    s_noise: Scalar = 1.0
-
-    def __check_init__(self):
-        check_churn(self)
-
-    @property
-    def stochastic(self) -> bool:
-        return churn_stochastic(self.s_churn)
-
-    def init(self, x: Array, sigmas: Array):
-        return jnp.asarray(sigmas.shape[0] - 1, x.dtype)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):
         x, sigma_hat = churn(self, state, x, sigma, key)
