@@ -67,12 +67,14 @@ def torch_denoiser(w, mu, var):
         # the same algorithm as jaxsci.diffusion.targets.GaussianMixture (diagonal case)
         s2 = sigma.reshape(-1)[0] ** 2
         var = var0 + s2  # (K, d)
-        prec_diff = (x[:, None, :] - mu) / var  # (n, K, d)
-        maha = ((x[:, None, :] - mu) * prec_diff).sum(-1)
+        prec = 1.0 / var
+        diff = x[:, None, :] - mu  # (n, K, d)
+        maha = (diff * (diff * prec)).sum(-1)
         logp = -0.5 * (maha + torch.log(var).sum(-1)) + log_w
         r = torch.softmax(logp, dim=1)
-        score = -(r[..., None] * prec_diff).sum(1)
-        return x + s2 * score
+        m = r @ torch.cat([prec * mu, prec], dim=1)  # sum_k r_k P_k (mu_k - x), as one product
+        d = x.shape[1]
+        return x + s2 * (m[:, :d] - x * m[:, d:])
 
     return denoiser
 

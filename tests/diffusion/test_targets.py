@@ -24,7 +24,11 @@ def test_mixture_score_denoiser_logprob(x64):
         np.testing.assert_allclose(np.asarray(full.log_prob(x, sigma)), np.asarray(lp), rtol=1e-12)
         if sigma > 0:
             auto = jax.vmap(jax.grad(lambda v: diag.log_prob(v, sigma)))(x)
-            np.testing.assert_allclose(np.asarray(full.score(x, sigma)), np.asarray(auto), rtol=1e-10, atol=1e-12)
+            for target in (full, diag):
+                np.testing.assert_allclose(np.asarray(target.score(x, sigma)), np.asarray(auto), rtol=1e-10, atol=1e-12)
+            # extra leading batch axes: the same values
+            xb = x.reshape(5, 1, 2)
+            np.testing.assert_allclose(np.asarray(diag.score(xb, sigma)).reshape(5, 2), np.asarray(auto), rtol=1e-10, atol=1e-12)
             # E[x0 | x] by dense Gaussian conditioning within each component, weighted by
             # the posterior component probabilities
             r = np.asarray(diag.responsibilities(x, sigma))
@@ -33,7 +37,8 @@ def test_mixture_score_denoiser_logprob(x64):
                     np.asarray(full.covariances[k]) + sigma**2 * np.eye(2), (np.asarray(x) - np.asarray(full.means[k])).T)).T)
                 for k in range(3)
             )
-            np.testing.assert_allclose(np.asarray(full.denoiser(x, sigma)), post, rtol=1e-10, atol=1e-12)
+            for target in (full, diag):
+                np.testing.assert_allclose(np.asarray(target.denoiser(x, sigma)), post, rtol=1e-10, atol=1e-12)
     # log_prob integrates to 1 (dense grid quadrature)
     g = np.linspace(-8, 8, 401)
     grid = jnp.asarray(np.stack(np.meshgrid(g, g), -1).reshape(-1, 2))

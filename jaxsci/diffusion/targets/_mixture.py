@@ -51,38 +51,53 @@ class GaussianMixture(eqx.Module):
             raise ValueError(f"covariances must be (K, d, d) or (K, d) with means {means.shape}; got {covs.shape}.")
         self.weights, self.means, self.covariances = weights / jnp.sum(weights), means, covs
 
-    def _component_terms(self, x, sigma):
-        """Per-component log densities `(..., K)` and scores `(..., K, d)` at level sigma."""
+    def _log_terms(self, x, sigma):
+        """Per-component log densities `(..., K)` at level sigma, and what `score` needs.
+
+        Diagonal case: the precisions are reciprocals taken once per call, shape `(K, d)`,
+        and the score is returned as two small matrix products (no `(..., K, d)` pass).
+        Full case: the per-component scores `(..., K, d)`.
+        """
         _check_sigma(sigma)
         s2 = jnp.asarray(sigma, self.means.dtype) ** 2
         diff = x[..., None, :] - self.means
         d = self.means.shape[-1]
         if self.diagonal:
             var = self.covariances + s2
-            prec_diff = diff / var
+            prec = 1.0 / var
+            prec_diff = diff * prec
             logdet = jnp.sum(jnp.log(var), -1)
+            extra = prec
         else:
             cov = self.covariances + s2 * jnp.eye(d, dtype=self.means.dtype)
             chol = jnp.linalg.cholesky(cov)
             prec = jax.vmap(lambda c: jax.scipy.linalg.cho_solve((c, True), jnp.eye(d, dtype=c.dtype)))(chol)
             prec_diff = jnp.einsum("kde,...ke->...kd", prec, diff)
             logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), -1)
+            extra = -prec_diff
         maha = jnp.sum(diff * prec_diff, -1)
         logp = -0.5 * (maha + logdet + d * jnp.log(2.0 * jnp.pi)) + jnp.log(self.weights)
-        return logp, -prec_diff
+        return logp, extra
 
     def log_prob(self, x: Float[Array, "*batch d"], sigma: Scalar = 0.0) -> Float[Array, " *batch"]:
         """$\\log p_\\sigma(x)$."""
-        return jax.nn.logsumexp(self._component_terms(x, sigma)[0], axis=-1)
+        return jax.nn.logsumexp(self._log_terms(x, sigma)[0], axis=-1)
 
     def responsibilities(self, x: Float[Array, "*batch d"], sigma: Scalar = 0.0) -> Float[Array, "*batch K"]:
         """Posterior component probabilities $P(k \\mid x)$ under $p_\\sigma$."""
-        return jax.nn.softmax(self._component_terms(x, sigma)[0], axis=-1)
+        return jax.nn.softmax(self._log_terms(x, sigma)[0], axis=-1)
 
     def score(self, x: Float[Array, "*batch d"], sigma: Scalar) -> Float[Array, "*batch d"]:
         """$\\nabla_x\\log p_\\sigma(x) = \\sum_k P(k\\mid x)\\, \\nabla \\log \\mathcal N_k$."""
-        logp, scores = self._component_terms(x, sigma)
-        return jnp.einsum("...k,...kd->...d", jax.nn.softmax(logp, axis=-1), scores)
+        logp, extra = self._log_terms(x, sigma)
+        r = jax.nn.softmax(logp, axis=-1)
+        if self.diagonal:
+            # sum_k r_k P_k (mu_k - x) = r @ (P mu) - x * (r @ P), with P_k = 1 / (C_k + s^2):
+            # one (..., K) x (K, 2d) product instead of a weighted sum over a (..., K, d) array.
+            d = x.shape[-1]
+            m = r @ jnp.concatenate([extra * self.means, extra], axis=-1)
+            return m[..., :d] - x * m[..., d:]
+        return jnp.sum(r[..., None] * extra, axis=-2)
 
     def denoiser(self, x: Float[Array, "*batch d"], sigma: Scalar) -> Float[Array, "*batch d"]:
         """The exact denoiser $E[x_0 \\mid x]$ via Tweedie's formula."""
