@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gp_pde_problems import problems  # noqa: E402
 
 from jaxsci.gp import solve_pde  # noqa: E402
+from jaxsci.gp._pde_collocation_fit import window_sizes  # noqa: E402
 from jaxsci.gp._pde_kernels import default_kernels  # noqa: E402
 from jaxsci.gp._pde_operators import kron_neg_log_prior, mode_apply  # noqa: E402
 from jaxsci.gp._pde_solve import pde_objective  # noqa: E402
@@ -155,9 +156,6 @@ def report_collocation(bench, results, ref_step):
     if ref_step:
         print(f"    the whole {steps}-step solve costs as much as {seconds / ref_step:.1f} steps of the "
               f"nested-autodiff GP-HM reference ({ref_step:.2f}s per step)")
-
-
-from jaxsci.gp._pde_collocation_fit import window_sizes  # noqa: E402
 
 
 def report_window(bench, window, ref_step):

@@ -40,17 +40,9 @@ def solve_collocation(
 ) -> PDESolution:
     """Fit the kernels by marginal likelihood at the first linearisation, then iterate Gauss-Newton."""
     check_size(problem)
-    check_pointwise(problem, dtype)
-    x = problem.points(dtype)
-    z = zero_index(problem.ndim)
+    x, fields, coeffs, target = _equation_at_zero(problem, dtype)
     bidx = boundary_indices(problem)
     g = problem.boundary(x).reshape(-1)[bidx]
-    zeros = jnp.zeros(problem.grid_sizes, dtype)
-    fields = {z: zeros, **{m: zeros for m in problem.derivatives}}
-    coeffs, target = linearise(problem, fields, x)
-    coeffs = active(coeffs)
-    if not coeffs:
-        raise ValueError("the residual does not depend on u or its derivatives at u = 0; nothing to solve")
     history = {}
     if learn_kernel and num_steps > 0:
         y = jnp.concatenate([g, target.reshape(-1)])
@@ -78,6 +70,20 @@ def solve_collocation(
             break
     history["gauss_newton_change"] = jnp.stack(changes)
     return eqx.tree_at(lambda s: s.history, solution, history)
+
+
+def _equation_at_zero(problem, dtype):
+    """The grid points, zero fields, and the residual's active coefficients and target at $u = 0$
+    (checked: pointwise, and depending on $u$ or a derivative)."""
+    check_pointwise(problem, dtype)
+    x = problem.points(dtype)
+    zeros = jnp.zeros(problem.grid_sizes, dtype)
+    fields = {zero_index(problem.ndim): zeros, **{m: zeros for m in problem.derivatives}}
+    coeffs, target = linearise(problem, fields, x)
+    coeffs = active(coeffs)
+    if not coeffs:
+        raise ValueError("the residual does not depend on u or its derivatives at u = 0; nothing to solve")
+    return x, fields, coeffs, target
 
 
 @eqx.filter_jit
@@ -115,18 +121,11 @@ def learn_window_kernels(problem, kernels, *, window: int, num_steps: int, learn
 
     The residual is linearised at $u = 0$ on the full grid; its coefficient fields and source
     are cut to the central block of at most `window` points per axis (and at most
-    `MAX_WINDOW_OBSERVATIONS` in all; `window_sizes`), at the grid's own spacing, and the kernels maximise the marginal likelihood of those equation
-    observations alone. Neither the boundary data nor the solution enters, and the cost does
+    `MAX_WINDOW_OBSERVATIONS` in all; `window_sizes`), at the grid's own spacing, and the
+    kernels maximise the marginal likelihood of those equation observations alone. Neither the boundary data nor the solution enters, and the cost does
     not grow with the grid. Returns `(kernels, losses)`.
     """
-    check_pointwise(problem, dtype)
-    x = problem.points(dtype)
-    z = zero_index(problem.ndim)
-    zeros = jnp.zeros(problem.grid_sizes, dtype)
-    coeffs, target = linearise(problem, {z: zeros, **{m: zeros for m in problem.derivatives}}, x)
-    coeffs = active(coeffs)
-    if not coeffs:
-        raise ValueError("the residual does not depend on u or its derivatives at u = 0; nothing to solve")
+    _, _, coeffs, target = _equation_at_zero(problem, dtype)
     sizes = window_sizes(problem.grid_sizes, window)
     block = tuple(slice((n - w) // 2, (n - w) // 2 + w) for n, w in zip(problem.grid_sizes, sizes))
     geometry = _Window(sizes, tuple(float(h) for h in problem.spacings), problem.ndim)

@@ -52,12 +52,8 @@ class GaussianMixture(eqx.Module):
         self.weights, self.means, self.covariances = weights / jnp.sum(weights), means, covs
 
     def _log_terms(self, x, sigma):
-        """Per-component log densities `(..., K)` at level sigma, and what `score` needs.
-
-        Diagonal case: the precisions are reciprocals taken once per call, shape `(K, d)`,
-        and the score is returned as two small matrix products (no `(..., K, d)` pass).
-        Full case: the per-component scores `(..., K, d)`.
-        """
+        """Per-component log densities `(..., K)` at level sigma, the precisions (`(K, d)`
+        reciprocal variances, or `(K, d, d)`), and the products `prec @ (x - mu_k)`, `(..., K, d)`."""
         _check_sigma(sigma)
         s2 = jnp.asarray(sigma, self.means.dtype) ** 2
         diff = x[..., None, :] - self.means
@@ -67,17 +63,15 @@ class GaussianMixture(eqx.Module):
             prec = 1.0 / var
             prec_diff = diff * prec
             logdet = jnp.sum(jnp.log(var), -1)
-            extra = prec
         else:
             cov = self.covariances + s2 * jnp.eye(d, dtype=self.means.dtype)
             chol = jnp.linalg.cholesky(cov)
             prec = jax.vmap(lambda c: jax.scipy.linalg.cho_solve((c, True), jnp.eye(d, dtype=c.dtype)))(chol)
             prec_diff = jnp.einsum("kde,...ke->...kd", prec, diff)
             logdet = 2.0 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), -1)
-            extra = -prec_diff
         maha = jnp.sum(diff * prec_diff, -1)
         logp = -0.5 * (maha + logdet + d * jnp.log(2.0 * jnp.pi)) + jnp.log(self.weights)
-        return logp, extra
+        return logp, prec, prec_diff
 
     def log_prob(self, x: Float[Array, "*batch d"], sigma: Scalar = 0.0) -> Float[Array, " *batch"]:
         """$\\log p_\\sigma(x)$."""
@@ -89,15 +83,15 @@ class GaussianMixture(eqx.Module):
 
     def score(self, x: Float[Array, "*batch d"], sigma: Scalar) -> Float[Array, "*batch d"]:
         """$\\nabla_x\\log p_\\sigma(x) = \\sum_k P(k\\mid x)\\, \\nabla \\log \\mathcal N_k$."""
-        logp, extra = self._log_terms(x, sigma)
+        logp, prec, prec_diff = self._log_terms(x, sigma)
         r = jax.nn.softmax(logp, axis=-1)
         if self.diagonal:
             # sum_k r_k P_k (mu_k - x) = r @ (P mu) - x * (r @ P), with P_k = 1 / (C_k + s^2):
             # one (..., K) x (K, 2d) product instead of a weighted sum over a (..., K, d) array.
             d = x.shape[-1]
-            m = r @ jnp.concatenate([extra * self.means, extra], axis=-1)
+            m = r @ jnp.concatenate([prec * self.means, prec], axis=-1)
             return m[..., :d] - x * m[..., d:]
-        return jnp.sum(r[..., None] * extra, axis=-2)
+        return -jnp.sum(r[..., None] * prec_diff, axis=-2)
 
     def denoiser(self, x: Float[Array, "*batch d"], sigma: Scalar) -> Float[Array, "*batch d"]:
         """The exact denoiser $E[x_0 \\mid x]$ via Tweedie's formula."""
