@@ -21,7 +21,7 @@ from ._pde_collocation import (
     representer_weights,
     zero_index,
 )
-from ._pde_kernels import from_log_domain, to_log_domain
+from ._pde_kernels import cap_envelope, from_log_domain, to_log_domain
 from ._pde_solution import PDESolution
 
 
@@ -111,27 +111,45 @@ def window_sizes(grid_sizes, window: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
+def window_strides(grid_sizes, spacings, sizes, max_frequency) -> tuple[int, ...]:
+    """Per axis, the coarsest whole-number multiple of the grid spacing whose Nyquist frequency
+    still covers `max_frequency` (cycles per unit length), so the block spans as much of the
+    axis as it can without aliasing the kernels' band; 1 when `max_frequency` is None."""
+    out = []
+    for n, h, w in zip(grid_sizes, spacings, sizes):
+        s = 1 if max_frequency is None else int(math.floor(0.5 / (float(h) * float(max_frequency))))
+        out.append(max(1, min(s, (n - 1) // max(w - 1, 1))))
+    return tuple(out)
+
+
 _Window = collections.namedtuple("_Window", "grid_sizes spacings ndim")
-"""The geometry `neg_log_marginal` needs: a sub-grid with the full grid's spacings."""
+"""The geometry `neg_log_marginal` needs: a sub-grid of `grid_sizes` points at `spacings`."""
 
 
-def learn_window_kernels(problem, kernels, *, window: int, num_steps: int, learning_rate: float, nugget: float,
-                         select: str, dtype):
+def learn_window_kernels(problem, kernels, *, window: int, max_frequency, num_steps: int, learning_rate: float,
+                         nugget: float, select: str, dtype):
     r"""Fit the kernels by the exact collocation marginal likelihood of the equation on a window.
 
     The residual is linearised at $u = 0$ on the full grid; its coefficient fields and source
-    are cut to the central block of at most `window` points per axis (and at most
-    `MAX_WINDOW_OBSERVATIONS` in all; `window_sizes`), at the grid's own spacing, and the
-    kernels maximise the marginal likelihood of those equation observations alone. Neither the boundary data nor the solution enters, and the cost does
-    not grow with the grid. Returns `(kernels, losses)`.
+    are cut to a central block of at most `window` points per axis (and at most
+    `MAX_WINDOW_OBSERVATIONS` in all; `window_sizes`), taking every $s_j$-th grid point along
+    axis $j$ with $s_j$ from `window_strides` (the block spans more of the domain when the
+    kernels' band, `max_frequency`, is far below the grid's Nyquist frequency), and the kernels
+    maximise the marginal likelihood of those equation observations alone, with envelope
+    lengthscales capped at the full grid's extent per axis (`cap_envelope`). Neither the
+    boundary data nor the solution enters, and the cost does not grow with the grid. Returns
+    `(kernels, losses)`.
     """
     _, _, coeffs, target = _equation_at_zero(problem, dtype)
     sizes = window_sizes(problem.grid_sizes, window)
-    block = tuple(slice((n - w) // 2, (n - w) // 2 + w) for n, w in zip(problem.grid_sizes, sizes))
-    geometry = _Window(sizes, tuple(float(h) for h in problem.spacings), problem.ndim)
+    strides = window_strides(problem.grid_sizes, problem.spacings, sizes, max_frequency)
+    reach = [(w - 1) * s + 1 for w, s in zip(sizes, strides)]  # grid points covered per axis
+    block = tuple(slice((n - a) // 2, (n - a) // 2 + a, s) for n, a, s in zip(problem.grid_sizes, reach, strides))
+    geometry = _Window(sizes, tuple(float(h) * s for h, s in zip(problem.spacings, strides)), problem.ndim)
     params = tuple(to_log_domain(k) for k in kernels)
+    extents = tuple((n - 1) * float(h) for n, h in zip(problem.grid_sizes, problem.spacings))
     return _learn(geometry, params, {m: c[block] for m, c in coeffs.items()}, jnp.zeros((0,), jnp.int32), nugget,
-                  target[block].reshape(-1), num_steps, learning_rate, select)
+                  target[block].reshape(-1), num_steps, learning_rate, select, extents)
 
 
 def tracking_adam_step(loss_fn, optimiser):
@@ -165,13 +183,17 @@ def _relinearise(problem, solution, fields, x):
 
 
 @eqx.filter_jit
-def _learn(problem, params, coeffs, bidx, nugget, y, num_steps, learning_rate, select):
+def _learn(problem, params, coeffs, bidx, nugget, y, num_steps, learning_rate, select, extents=None):
+    """Adam on the collocation marginal likelihood; `extents` (per axis) caps the envelopes (`cap_envelope`)."""
     train, frozen = eqx.partition(params, eqx.is_inexact_array)
     optimiser = optax.adam(learning_rate)
 
-    def loss_fn(train):
+    def kernels_of(train):
         ks = from_log_domain(eqx.combine(train, frozen))
-        return neg_log_marginal(ks, problem, coeffs, bidx, nugget, y)[0]
+        return ks if extents is None else tuple(cap_envelope(k, e) for k, e in zip(ks, extents))
+
+    def loss_fn(train):
+        return neg_log_marginal(kernels_of(train), problem, coeffs, bidx, nugget, y)[0]
 
     step = tracking_adam_step(loss_fn, optimiser)
     carry = (train, optimiser.init(train), train, jnp.asarray(jnp.inf, y.dtype))
@@ -179,4 +201,4 @@ def _learn(problem, params, coeffs, bidx, nugget, y, num_steps, learning_rate, s
     final = loss_fn(train)
     if select == "min_loss":
         train = jax.tree.map(lambda a, b: jnp.where(final < best_loss, a, b), train, best)
-    return from_log_domain(eqx.combine(train, frozen)), jnp.concatenate([losses, final[None]])
+    return kernels_of(train), jnp.concatenate([losses, final[None]])

@@ -80,3 +80,19 @@ def from_log_domain(tree):
     return jax.tree.map(
         lambda a: jnp.exp(a.log) if isinstance(a, LogLeaf) else a, tree, is_leaf=lambda a: isinstance(a, LogLeaf)
     )
+
+
+def cap_envelope(kernel, extent: float):
+    r"""The mixture kernel with every component's envelope lengthscale at most `extent`.
+
+    On an axis of length `extent` an envelope longer than the axis cannot be told from a pure
+    cosine, and it makes the axis kernel matrix numerically rank-deficient (the MAP solve then
+    rests on the jitter). Matern-cosine lengthscales are capped at `extent`, spectral-mixture
+    spectral widths floored at $1/(2\pi\,\text{extent})$ (the same envelope lengthscale);
+    other kernels are returned unchanged.
+    """
+    if isinstance(kernel, MaternCosineMixture):
+        return eqx.tree_at(lambda k: k.lengthscales, kernel, jnp.minimum(kernel.lengthscales, extent))
+    if isinstance(kernel, SpectralMixture):
+        return eqx.tree_at(lambda k: k.scales, kernel, jnp.maximum(kernel.scales, 1.0 / (2 * np.pi * extent)))
+    return kernel

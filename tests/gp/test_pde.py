@@ -17,7 +17,7 @@ from jaxsci.gp._pde_operators import (
 )
 from jaxsci.gp._pde_problem import PDEProblem
 from jaxsci.gp._pde_solve import pde_objective, solve_pde
-from jaxsci.gp.kernels import Matern52, SquaredExponential
+from jaxsci.gp.kernels import Matern52, MaternCosineMixture, SquaredExponential
 
 
 def _poisson(sizes, freq=1.0):
@@ -111,6 +111,19 @@ def test_map_fast_path_matches_dense_normal_equations():
     # The MAP is a stationary point of the training objective at fixed kernels and precisions.
     grad = jax.grad(pde_objective, argnums=1)(problem, sol.values, kernels, jnp.log(jnp.array(taus)), 1e-8)
     assert float(jnp.max(jnp.abs(grad))) < 1e-6 * float(jnp.max(jnp.abs(A @ u)))
+
+
+@pytest.mark.usefixtures("x64")
+def test_map_converges_with_nearly_rank_deficient_kernels():
+    # Reference: analytic u = prod_j sin(3 pi x_j) in 3D. Envelopes four times the domain make
+    # each K_j nearly rank-deficient (K has eigenvalues near 1e-30); CG with lineax's default
+    # residual replacement diverged here (relative error 47 after 3000 steps), plain CG
+    # converges in under 100 steps (measured 1.4e-6).
+    problem, exact = _poisson((20, 19, 18), freq=3.0)
+    k = MaternCosineMixture(jnp.array([0.5, 0.5]), jnp.array([4.0, 4.0]), jnp.array([1.5, 1.4]))
+    sol = solve_pde(problem, kernel=(k,) * 3, method="map", precisions=(1e8, 1e2), jitter=1e-10, cg_maxiter=3000)
+    assert int(sol.history["cg_steps"][0]) < 500
+    assert _rel(sol.values, exact(problem.points())) < 1e-4
 
 
 @pytest.mark.usefixtures("x64")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from jaxsci.gp import PDEProblem, solve_pde
-from jaxsci.gp._pde_collocation_fit import window_sizes
-from jaxsci.gp.kernels import SquaredExponential
+from jaxsci.gp._pde_collocation_fit import window_sizes, window_strides
+from jaxsci.gp._pde_kernels import cap_envelope
+from jaxsci.gp.kernels import MaternCosineMixture, SpectralMixture, SquaredExponential
 
 
 def _rel(a, b):
@@ -176,3 +177,21 @@ def test_window_fit_then_map_solves_a_2d_poisson_problem():
     # The block stays small enough for its dense covariance on any grid.
     assert window_sizes((64, 64, 64), 30) == (12, 13, 13)
     assert window_sizes((200, 200), 30) == (30, 30) and window_sizes((20,), 30) == (20,)
+    # Strides: the coarsest spacing whose Nyquist frequency covers max_frequency, within the grid.
+    h3 = (1 / 63,) * 3
+    assert window_strides((64,) * 3, h3, (12, 13, 13), 6.0) == (5, 5, 5)  # Nyquist 6.3 >= 6
+    assert window_strides((64,) * 3, h3, (12, 13, 13), None) == (1, 1, 1)
+    assert window_strides((64,) * 3, h3, (12, 13, 13), 0.1) == (5, 5, 5)  # the block must fit the grid
+    assert window_strides((40, 40), (2 * math.pi / 39,) * 2, (16, 16), 1.0) == (2, 2)
+    # Envelopes are capped at the domain length (2 pi here).
+    for k in sol.kernels:
+        assert float(jnp.max(k.lengthscales)) <= 2 * math.pi * (1 + 1e-12)
+
+
+def test_cap_envelope_caps_both_mixtures_at_the_same_envelope_lengthscale():
+    mc = MaternCosineMixture(jnp.array([1.0, 1.0]), jnp.array([0.5, 3.0]), jnp.array([1.0, 2.0]))
+    np.testing.assert_allclose(cap_envelope(mc, 2.0).lengthscales, [0.5, 2.0])
+    sm = SpectralMixture(jnp.array([1.0, 1.0]), jnp.array([1.0, 2.0]), jnp.array([0.5, 0.01]))
+    # Spectral width s <-> envelope lengthscale 1 / (2 pi s): a floor on s caps the lengthscale.
+    np.testing.assert_allclose(cap_envelope(sm, 2.0).scales, [0.5, 1 / (4 * math.pi)])
+    assert cap_envelope(SquaredExponential(5.0), 2.0) == SquaredExponential(5.0)
