@@ -104,11 +104,11 @@ def solve_pde(
     - `kernel`: `"matern_cosine"`, `"spectral_mixture"`, one kernel Module used on every
       axis, or a sequence of one kernel per axis.
     - `num_components`, `max_frequency`: mixture size and the largest initial frequency
-      (cycles per unit length, components evenly spaced up to it; default: a quarter of
-      the grid's sampling rate) for string kernels.
-    - `method`: `"auto"` (collocation when `grid points + boundary points <= 4000` and
-      the equation is at most second order, otherwise `"adam"`), `"collocation"`,
-      `"window"`, `"adam"` or `"map"`.
+      (cycles per unit length, components evenly spaced up to it; default: 0.6 of the
+      grid's Nyquist frequency) for string kernels.
+    - `method`: `"auto"` (for an equation of at most second order per axis, collocation
+      when `grid points + boundary points <= 4000`, otherwise `"window"`; `"adam"` for
+      higher orders), `"collocation"`, `"window"`, `"adam"` or `"map"`.
     - `window`: points per axis of the block that `method="window"` fits the kernels on
       (the block has at most 2048 points: on a 3D grid the default 30 becomes 12).
     - `num_steps`, `learning_rate`: Adam steps and step size (defaults: 50 and 0.05 for
@@ -161,7 +161,8 @@ def solve_pde(
     if select not in ("final", "min_loss"):
         raise ValueError(f"select must be 'final' or 'min_loss', got {select!r}")
     if method == "auto":
-        method = "collocation" if _fits_dense(problem) else "adam"
+        second_order = all(a <= 2 for m in problem.derivatives for a in m)
+        method = "collocation" if _fits_dense(problem) else ("window" if second_order else "adam")
     by_likelihood = method in ("collocation", "window")
     if num_steps is None:
         num_steps = 50 if by_likelihood else 1000
