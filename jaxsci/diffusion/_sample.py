@@ -14,14 +14,6 @@ from ._stateful import AbstractStatefulDenoiser
 from .samplers._base import AbstractSampler
 
 
-_UNROLL_MIN_SIZE = 1 << 16
-"""From this many elements in `x` on, the scan runs two steps an iteration. That lets XLA
-keep the carried arrays in place: with one, a multistep sampler's new estimate is computed
-while the previous one is still live, and each step pays two full-batch copies of the carry
-(a few percent of a step at d = 256, batch 4096). Below it the copies are cheap and a
-single-step body compiles faster."""
-
-
 def check_sigmas(sigmas) -> Array:
     """Validate a noise schedule: 1-D, at least two levels, non-negative, strictly decreasing.
 
@@ -134,6 +126,7 @@ def sample(
     if checkpoint:
         body = jax.checkpoint(body)
     steps = jnp.arange(sigmas.shape[0] - 1)
-    unroll = 2 if x.size >= _UNROLL_MIN_SIZE else 1
-    (x, _, _), _ = jax.lax.scan(body, carry0, (steps, sigmas[:-1], sigmas[1:]), unroll=unroll)
+    # One step an iteration: a two-step unrolled body (once used to save carry copies) made
+    # XLA compile the mixture denoiser 1.3-1.7x slower inside the loop (DPM++ 2M, Heun).
+    (x, _, _), _ = jax.lax.scan(body, carry0, (steps, sigmas[:-1], sigmas[1:]))
     return x
