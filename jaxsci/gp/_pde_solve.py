@@ -114,8 +114,9 @@ def solve_pde(
     - `num_steps`, `learning_rate`: Adam steps and step size (defaults: 50 and 0.05 for
       the marginal-likelihood fits of `"collocation"` and `"window"`, 1000 and 0.01 for
       GP-HM's joint fit).
-    - `nugget`: collocation's relative diagonal noise, $\epsilon\,\mathrm{diag}(C)$ (default
-      $10^{-10}$ in float64, $10^{-4}$ in float32).
+    - `nugget`: the relative diagonal noise $\epsilon\,\mathrm{diag}(C)$ of the collocation
+      covariance (defaults in float64: $10^{-12}$ for `"collocation"`, $10^{-10}$ for the
+      window fit, whose kernels then serve the full-grid MAP; $10^{-4}$ in float32).
     - `u_learning_rate`: Adam step size of the grid values $U$ (default `learning_rate`).
       After `init="map"` a small value keeps Adam's sign-like first steps from undoing the
       MAP start while the kernels and precisions adapt.
@@ -177,7 +178,7 @@ def solve_pde(
     jitter = float(jitter if jitter is not None else (1e-10 if dtype == jnp.float64 else 1e-5))
     kernels = default_kernels(kernel, problem, num_components, max_frequency, key, dtype)
     if method == "collocation":
-        nugget = _nugget(nugget, dtype)
+        nugget = _nugget(nugget, dtype, 1e-12)
         return solve_collocation(
             problem,
             kernels,
@@ -197,7 +198,7 @@ def solve_pde(
     if method == "window":
         if isinstance(window, bool) or not isinstance(window, int) or window < 3:
             raise ValueError(f"window must be an integer >= 3 (points per axis), got {window!r}")
-        nugget = _nugget(nugget, dtype)
+        nugget = _nugget(nugget, dtype, 1e-10)
         if learn_kernel and int(num_steps) > 0:
             kernels, history["window_loss"] = learn_window_kernels(
                 problem, kernels, window=window, max_frequency=max_frequency, num_steps=int(num_steps), learning_rate=float(learning_rate),
@@ -291,9 +292,10 @@ def _solution(problem, kernels, u, log_taus, jitter, history):
     return PDESolution(tuple(kernels), problem.axes(u.dtype), u, (weights,), jnp.exp(log_taus), history)
 
 
-def _nugget(nugget, dtype) -> float:
-    """Collocation's relative nugget: the given one (positive), else 1e-10 (float64) / 1e-4 (float32)."""
-    nugget = float(nugget if nugget is not None else (1e-10 if dtype == jnp.float64 else 1e-4))
+def _nugget(nugget, dtype, default64: float) -> float:
+    """The relative nugget of the marginal-likelihood fits: the given one (positive), else
+    `default64` in float64 and 1e-4 in float32."""
+    nugget = float(nugget if nugget is not None else (default64 if dtype == jnp.float64 else 1e-4))
     if not nugget > 0:
         raise ValueError(f"nugget must be positive, got {nugget}")
     return nugget

@@ -123,12 +123,12 @@ def test_collocation_gauss_newton_solves_allen_cahn():
 @pytest.mark.usefixtures("x64")
 def test_collocation_reaches_published_accuracy_on_sin100():
     # Reference: u = sin(100 x) on [0, 2 pi], N = 400 (Fang et al. 2024 log 4e-7..7e-7, selected
-    # on the truth); ours is the final iterate of 50 marginal-likelihood steps.
+    # on the truth); ours is the final iterate of 50 marginal-likelihood steps (measured 8e-8).
     exact = lambda x: jnp.sin(100 * x[..., 0])  # noqa: E731
     problem = PDEProblem([(0.0, 2 * math.pi)], [400], lambda u, d, x: d[(2,)] + 1e4 * exact(x), exact)
     sol = solve_pde(problem, num_components=20, max_frequency=20.0)
     xt = jnp.linspace(0, 2 * math.pi, 300)
-    assert _rel(sol.on_grid(xt), exact(xt[:, None])) < 5e-6
+    assert _rel(sol.on_grid(xt), exact(xt[:, None])) < 7e-7
 
 
 def test_collocation_errors_and_float32():
