@@ -90,9 +90,29 @@ def check_pointwise(problem, dtype, key=None) -> None:
     scale = jnp.max(jnp.abs(exact)) + jnp.finfo(dtype).tiny
     if not bool(jnp.max(jnp.abs(exact - local)) <= 1e3 * jnp.finfo(dtype).eps * scale * len(names)):
         raise ValueError(
-            "method='collocation' needs a residual that is pointwise in u and its derivatives (the value at a "
+            "the marginal-likelihood fits (method='collocation' or 'window', also chosen by 'auto') need a residual "
+            "that is pointwise in u and its derivatives (the value at a "
             "grid point may depend only on the fields at that point); this residual couples points."
         )
+
+
+def is_affine_pointwise(problem, dtype) -> bool:
+    """Whether the residual is pointwise, affine in $u$ and its derivatives, and depends on them
+    (its linearisation is the same at $u = 0$ and at random fields, and not identically zero)."""
+    try:
+        check_pointwise(problem, dtype)
+    except ValueError:
+        return False
+    names = (zero_index(problem.ndim),) + tuple(problem.derivatives)
+    x = problem.points(dtype)
+    zeros = {m: jnp.zeros(problem.grid_sizes, dtype) for m in names}
+    keys = jax.random.split(jax.random.PRNGKey(1), len(names))
+    fields = {m: jax.random.normal(k, problem.grid_sizes, dtype) for m, k in zip(names, keys)}
+    at_zero, _ = linearise(problem, zeros, x)
+    at_random, _ = linearise(problem, fields, x)
+    tol = 1e3 * jnp.finfo(dtype).eps
+    same = all(bool(jnp.allclose(at_zero[m], at_random[m], rtol=tol, atol=tol)) for m in names)
+    return same and bool(active(at_zero))
 
 
 def active(coeffs) -> dict:

@@ -111,13 +111,22 @@ def window_sizes(grid_sizes, window: int) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def window_strides(grid_sizes, spacings, sizes, max_frequency) -> tuple[int, ...]:
-    """Per axis, the coarsest whole-number multiple of the grid spacing whose Nyquist frequency
-    still covers `max_frequency` (cycles per unit length), so the block spans as much of the
-    axis as it can without aliasing the kernels' band; 1 when `max_frequency` is None."""
+ALIAS_MARGIN = 0.8
+"""`window_strides` keeps `max_frequency` below this fraction of the block's Nyquist frequency
+(room for the components' spectral width)."""
+
+
+def window_strides(grid_sizes, spacings, block_sizes, max_frequency) -> tuple[int, ...]:
+    """Per axis, the coarsest whole-number multiple $s$ of the grid spacing whose Nyquist
+    frequency $1/(2sh)$ still exceeds `max_frequency` (cycles per unit length) by the factor
+    `1 / ALIAS_MARGIN`, so the block spans as much of the axis as it can without aliasing the
+    kernels' band, and at most $(n - 1) / (w - 1)$ so the block fits in the grid; 1 when
+    `max_frequency` is None."""
+    if max_frequency is not None and not float(max_frequency) > 0:
+        raise ValueError(f"max_frequency must be positive, got {max_frequency}")
     out = []
-    for n, h, w in zip(grid_sizes, spacings, sizes):
-        s = 1 if max_frequency is None else int(math.floor(0.5 / (float(h) * float(max_frequency))))
+    for n, h, w in zip(grid_sizes, spacings, block_sizes):
+        s = 1 if max_frequency is None else int(math.floor(ALIAS_MARGIN * 0.5 / (float(h) * float(max_frequency))))
         out.append(max(1, min(s, (n - 1) // max(w - 1, 1))))
     return tuple(out)
 

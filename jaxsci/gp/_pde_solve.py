@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._pde_collocation import MAX_OBSERVATIONS
+from ._pde_collocation import MAX_OBSERVATIONS, is_affine_pointwise
 from ._pde_collocation_fit import learn_window_kernels, solve_collocation, tracking_adam_step
 from ._pde_kernels import default_kernels, from_log_domain, to_log_domain
 from ._pde_map import gauss_newton_solve
@@ -67,7 +67,8 @@ def solve_pde(
       mean (Gauss-Newton, at most `gauss_newton_steps`, default 20); the residual must be
       pointwise in $u$ and its derivatives (checked). This reaches the published GP-HM
       accuracy on the paper's 1D problems in seconds.
-    - **GP-HM** (Fang et al. 2024; `method="adam"` or `"map"`, the default on larger grids): a
+    - **GP-HM** (Fang et al. 2024; `method="adam"` or `"map"`; `"window"` fits the kernels by
+      collocation on a block, then runs `"map"`): a
       Kronecker GP over grid values $U$; derivatives are $D_j^{(a)} U$ along axis $j$ with
       $D_j^{(a)} = K_j^{(a,0)} K_j^{-1}$ assembled from closed-form kernel derivatives. The
       objective (negative log joint of the reference formulation) is
@@ -86,10 +87,10 @@ def solve_pde(
     - `method="window"` (for grids too large for dense collocation): the kernels are fitted
       by the collocation marginal likelihood of the equation on a central block of at most
       `window` points per axis (residual observations only, every $s$-th grid point with the
-      largest stride $s$ that still resolves `max_frequency`; envelope lengthscales capped at
-      the domain length; the boundary data and the solution never enter), then `method="map"`
-      runs on the full grid with them. On the paper's 2D 200^2 problem this reaches 1.9e-6 in
-      about 16 s.
+      largest stride $s$ that still resolves `max_frequency` with a margin; envelope
+      lengthscales capped at the domain length; the boundary data and the solution never
+      enter), then `method="map"` runs on the full grid with them. On the paper's 2D 200^2 problem this reaches 1.9e-6 in
+      16-20 s.
 
     `refine=True` (Adam path) finishes with `gauss_newton_steps` MAP/Gauss-Newton solves in $U$
     at the learned kernels and precisions and keeps the result only if it lowers the training
@@ -107,8 +108,12 @@ def solve_pde(
       (cycles per unit length, components evenly spaced up to it; default: 0.6 of the
       grid's Nyquist frequency) for string kernels.
     - `method`: `"auto"` (for an equation of at most second order per axis, collocation
-      when `grid points + boundary points <= 4000`, otherwise `"window"`; `"adam"` for
-      higher orders), `"collocation"`, `"window"`, `"adam"` or `"map"`.
+      when `grid points + boundary points <= 4000`; on larger grids `"window"` when the
+      residual is pointwise and affine in $u$, otherwise `"adam"`), `"collocation"`,
+      `"window"`, `"adam"` or `"map"`. Note that `num_steps` and `learning_rate` configure
+      whichever fit runs (the marginal-likelihood fit of `"collocation"`/`"window"`, or
+      GP-HM's Adam), and the Adam-only options (`init`, `u_learning_rate`, `refine`,
+      `monitor`) act only on `"adam"`.
     - `window`: points per axis of the block that `method="window"` fits the kernels on
       (the block has at most 2048 points: on a 3D grid the default 30 becomes 12).
     - `num_steps`, `learning_rate`: Adam steps and step size (defaults: 50 and 0.05 for
@@ -162,8 +167,11 @@ def solve_pde(
     if select not in ("final", "min_loss"):
         raise ValueError(f"select must be 'final' or 'min_loss', got {select!r}")
     if method == "auto":
-        second_order = all(a <= 2 for m in problem.derivatives for a in m)
-        method = "collocation" if _fits_dense(problem) else ("window" if second_order else "adam")
+        if _fits_dense(problem):
+            method = "collocation"
+        else:  # the window fit + one MAP solve is exact for affine pointwise residuals only
+            affine = is_affine_pointwise(problem, jnp.zeros(()).dtype)
+            method = "window" if affine and _second_order(problem) else "adam"
     by_likelihood = method in ("collocation", "window")
     if num_steps is None:
         num_steps = 50 if by_likelihood else 1000
@@ -201,7 +209,8 @@ def solve_pde(
         nugget = _nugget(nugget, dtype, 1e-10)
         if learn_kernel and int(num_steps) > 0:
             kernels, history["window_loss"] = learn_window_kernels(
-                problem, kernels, window=window, max_frequency=max_frequency, num_steps=int(num_steps), learning_rate=float(learning_rate),
+                problem, kernels, window=window, max_frequency=max_frequency, num_steps=int(num_steps),
+                learning_rate=float(learning_rate),
                 nugget=nugget, select=select, dtype=dtype,
             )
         method = "map"
@@ -301,9 +310,13 @@ def _nugget(nugget, dtype, default64: float) -> float:
     return nugget
 
 
+def _second_order(problem) -> bool:
+    return all(a <= 2 for m in problem.derivatives for a in m)
+
+
 def _fits_dense(problem) -> bool:
     count = math.prod(problem.grid_sizes) + problem.num_boundary
-    return count <= MAX_OBSERVATIONS // 3 and all(a <= 2 for m in problem.derivatives for a in m)
+    return count <= MAX_OBSERVATIONS // 3 and _second_order(problem)
 
 
 def _initial_precisions(problem, precisions, dtype):

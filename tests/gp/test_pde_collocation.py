@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from jaxsci.gp import PDEProblem, solve_pde
+from jaxsci.gp._pde_collocation import is_affine_pointwise
 from jaxsci.gp._pde_collocation_fit import window_sizes, window_strides
 from jaxsci.gp._pde_kernels import cap_envelope
 from jaxsci.gp.kernels import MaternCosineMixture, SpectralMixture, SquaredExponential
@@ -156,7 +157,7 @@ def test_collocation_errors_and_float32():
 @pytest.mark.usefixtures("x64")
 def test_window_fit_then_map_solves_a_2d_poisson_problem():
     # Reference: analytic u = sin(3x) sin(2y) on [0, 2 pi]^2, f = Laplacian u; the kernels are
-    # fitted on a 16^2 block of the 40^2 grid, then the full-grid MAP solve runs (measured 2e-4).
+    # fitted on a 16^2 block (stride 2) of the 40^2 grid, then the full-grid MAP solve runs.
     exact = lambda x: jnp.sin(3 * x[..., 0]) * jnp.sin(2 * x[..., 1])  # noqa: E731
     lap = lambda x: -13 * exact(x)  # noqa: E731
     problem = PDEProblem([(0.0, 2 * math.pi)] * 2, [40, 40], lambda u, d, x: d[(2, 0)] + d[(0, 2)] - lap(x), exact)
@@ -179,10 +180,13 @@ def test_window_fit_then_map_solves_a_2d_poisson_problem():
     assert window_sizes((200, 200), 30) == (30, 30) and window_sizes((20,), 30) == (20,)
     # Strides: the coarsest spacing whose Nyquist frequency covers max_frequency, within the grid.
     h3 = (1 / 63,) * 3
-    assert window_strides((64,) * 3, h3, (12, 13, 13), 6.0) == (5, 5, 5)  # Nyquist 6.3 >= 6
+    # 3D benchmark: 0.8 x Nyquist of stride 4 is 6.3 >= 6, of stride 5 only 5.04.
+    assert window_strides((64,) * 3, h3, (12, 13, 13), 6.0) == (4, 4, 4)
     assert window_strides((64,) * 3, h3, (12, 13, 13), None) == (1, 1, 1)
     assert window_strides((64,) * 3, h3, (12, 13, 13), 0.1) == (5, 5, 5)  # the block must fit the grid
     assert window_strides((40, 40), (2 * math.pi / 39,) * 2, (16, 16), 1.0) == (2, 2)
+    with pytest.raises(ValueError, match="max_frequency"):
+        window_strides((64,), (1 / 63,), (30,), 0.0)
     # Envelopes are capped at the domain length (2 pi here).
     for k in sol.kernels:
         assert float(jnp.max(k.lengthscales)) <= 2 * math.pi * (1 + 1e-12)
@@ -195,3 +199,20 @@ def test_cap_envelope_caps_both_mixtures_at_the_same_envelope_lengthscale():
     # Spectral width s <-> envelope lengthscale 1 / (2 pi s): a floor on s caps the lengthscale.
     np.testing.assert_allclose(cap_envelope(sm, 2.0).scales, [0.5, 1 / (4 * math.pi)])
     assert cap_envelope(SquaredExponential(5.0), 2.0) == SquaredExponential(5.0)
+
+
+def test_auto_takes_the_window_path_only_for_affine_pointwise_residuals():
+    # method="auto" on grids too large for dense collocation runs the window fit plus one MAP
+    # solve, which is exact only for affine pointwise residuals; anything else goes to GP-HM.
+    bounds, sizes = [(0.0, 1.0)] * 2, [12, 12]
+    lap = lambda d: d[(2, 0)] + d[(0, 2)]  # noqa: E731
+    g = lambda x: jnp.zeros(x.shape[:-1])  # noqa: E731
+    cases = {
+        "poisson": (lambda u, d, x: lap(d) - jnp.sin(x[..., 0]), True),
+        "variable coefficient": (lambda u, d, x: (1 + x[..., 0]) * lap(d) + u - 1.0, True),
+        "allen-cahn": (lambda u, d, x: lap(d) + u * (u**2 - 1), False),
+        "coupled points": (lambda u, d, x: lap(d) + jnp.roll(u, 1, 0), False),
+        "nothing at u = 0": (lambda u, d, x: u * lap(d) - 1.0, False),
+    }
+    for name, (residual, expected) in cases.items():
+        assert is_affine_pointwise(PDEProblem(bounds, sizes, residual, g), jnp.float32) == expected, name

@@ -63,9 +63,15 @@ class GaussianMixture(eqx.Module):
             prec = 1.0 / var
             prec_mu = prec * self.means
             # sum_d P_kd (x_d - mu_kd)^2 = x^2 @ P^T - 2 x @ (P mu)^T + sum_d P_kd mu_kd^2: two
-            # (..., d) x (d, K) products instead of a (..., K, d) array (2-2.4x faster per call;
-            # in float32 no less accurate than the direct form on the benchmark's mixtures).
-            maha = (x * x) @ prec.T - 2.0 * (x @ prec_mu.T) + jnp.sum(prec_mu * self.means, -1)
+            # (..., d) x (d, K) products instead of a (..., K, d) array (2.1-2.4x faster per call
+            # on the CPU; the float32 denoiser output is as accurate as with the direct form,
+            # single Mahalanobis terms up to 2-4x less so). HIGHEST precision: no TF32 on GPUs.
+            hi = jax.lax.Precision.HIGHEST
+            maha = (
+                jnp.matmul(x * x, prec.T, precision=hi)
+                - 2.0 * jnp.matmul(x, prec_mu.T, precision=hi)
+                + jnp.sum(prec_mu * self.means, -1)
+            )
             logdet = jnp.sum(jnp.log(var), -1)
             prec_diff = None
         else:
@@ -95,7 +101,7 @@ class GaussianMixture(eqx.Module):
             # sum_k r_k P_k (mu_k - x) = r @ (P mu) - x * (r @ P), with P_k = 1 / (C_k + s^2):
             # one (..., K) x (K, 2d) product instead of a weighted sum over a (..., K, d) array.
             d = x.shape[-1]
-            m = r @ jnp.concatenate([prec * self.means, prec], axis=-1)
+            m = jnp.matmul(r, jnp.concatenate([prec * self.means, prec], axis=-1), precision=jax.lax.Precision.HIGHEST)
             return m[..., :d] - x * m[..., d:]
         return -jnp.sum(r[..., None] * prec_diff, axis=-2)
 
