@@ -12,6 +12,7 @@ import optax
 
 from ._pde_collocation import (
     active,
+    at_most_second_order,
     boundary_indices,
     check_pointwise,
     check_size,
@@ -149,6 +150,11 @@ def learn_window_kernels(problem, kernels, *, window: int, max_frequency, num_st
     boundary data nor the solution enters, and the cost does not grow with the grid. Returns
     `(kernels, losses)`.
     """
+    if not at_most_second_order(problem):
+        raise ValueError(
+            f"method='window' needs kernel derivatives of order 2 * max(derivatives) <= 4; "
+            f"derivatives={problem.derivatives} has an order above 2. Use method='adam' or 'map'."
+        )
     _, _, coeffs, target = _equation_at_zero(problem, dtype)
     sizes = window_sizes(problem.grid_sizes, window)
     strides = window_strides(problem.grid_sizes, problem.spacings, sizes, max_frequency)

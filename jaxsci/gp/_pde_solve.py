@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._pde_collocation import MAX_OBSERVATIONS, is_affine_pointwise
+from ._pde_collocation import MAX_OBSERVATIONS, at_most_second_order, is_affine_pointwise
 from ._pde_collocation_fit import learn_window_kernels, solve_collocation, tracking_adam_step
 from ._pde_kernels import default_kernels, from_log_domain, to_log_domain
 from ._pde_map import gauss_newton_solve
@@ -171,7 +171,7 @@ def solve_pde(
             method = "collocation"
         else:  # the window fit + one MAP solve is exact for affine pointwise residuals only
             affine = is_affine_pointwise(problem, jnp.zeros(()).dtype)
-            method = "window" if affine and _second_order(problem) else "adam"
+            method = "window" if affine and at_most_second_order(problem) else "adam"
     by_likelihood = method in ("collocation", "window")
     if num_steps is None:
         num_steps = 50 if by_likelihood else 1000
@@ -310,13 +310,9 @@ def _nugget(nugget, dtype, default64: float) -> float:
     return nugget
 
 
-def _second_order(problem) -> bool:
-    return all(a <= 2 for m in problem.derivatives for a in m)
-
-
 def _fits_dense(problem) -> bool:
     count = math.prod(problem.grid_sizes) + problem.num_boundary
-    return count <= MAX_OBSERVATIONS // 3 and _second_order(problem)
+    return count <= MAX_OBSERVATIONS // 3 and at_most_second_order(problem)
 
 
 def _initial_precisions(problem, precisions, dtype):

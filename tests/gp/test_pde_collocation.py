@@ -175,6 +175,10 @@ def test_window_fit_then_map_solves_a_2d_poisson_problem():
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(ValueError, match="window"):
         solve_pde(problem, method="window", window=2)
+    fourth = PDEProblem([(0.0, 1.0)], [40], lambda u, d, x: d[(4,)] - 1.0, lambda x: x[..., 0] * 0,
+                        derivatives=((4,),))
+    with pytest.raises(ValueError, match="method='window' needs kernel derivatives"):
+        solve_pde(fourth, method="window", num_steps=2)
     # The block stays small enough for its dense covariance on any grid.
     assert window_sizes((64, 64, 64), 30) == (12, 13, 13)
     assert window_sizes((200, 200), 30) == (30, 30) and window_sizes((20,), 30) == (20,)
