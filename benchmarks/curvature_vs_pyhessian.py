@@ -32,10 +32,9 @@ BATCH = 512
 def _configure_threads(threads: int):
     # Must run before jax and torch are imported.
     if threads == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        from _threads import single_thread
+
+        single_thread()
 
 
 def paired(fns: dict, reps: int):

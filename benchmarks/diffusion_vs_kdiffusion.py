@@ -26,10 +26,10 @@ from __future__ import annotations
 import os
 import sys
 
-if "--single-thread" in sys.argv:  # must be set before jax is imported
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    )
+if "--single-thread" in sys.argv:  # must be set before jax (and torch) are imported
+    from _threads import single_thread
+
+    single_thread()
 
 import argparse
 import statistics

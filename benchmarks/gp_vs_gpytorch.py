@@ -26,8 +26,9 @@ import sys
 import time
 
 if "--single-thread" in sys.argv:  # before JAX starts: one XLA thread (and one torch thread below)
-    os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    from _threads import single_thread
+
+    single_thread()
 
 import jax
 

@@ -27,10 +27,9 @@ import os
 # shared 2-core machine threaded eigh spin-waits badly (a 128 x 128 LAPACK eigh went from 4 ms
 # to 300 ms, GPyTorch's 32^2 workload from 3 ms to 500 ms), which would measure the machine,
 # not the libraries. Set before numpy/jax/torch load.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-).strip()
+from _threads import single_thread  # noqa: E402
+
+THREADS = single_thread()
 
 import argparse
 import statistics
@@ -181,7 +180,7 @@ def main():
     if args.quick:
         sizes = sizes[:2]
     print("NLL value + gradient w.r.t. all factors and the noise, float64, warm median (ms)")
-    print(f"single-threaded (OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, XLA intra-op 1), jax {jax.__version__}"
+    print(f"{THREADS}, jax {jax.__version__}"
           + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch is not None else ""))
     print("dense/gpytorch columns: time, ratio peer/jaxsci, max relative difference vs jaxsci")
     print(f"{'grid':>9} {'N':>7} {'jaxsci':>10} {'dense':>10} {'ratio':>9} {'diff':>9} {'gpytorch':>10} {'ratio':>9} {'diff':>9}")

@@ -16,9 +16,11 @@ import os
 import sys
 
 if "--single-thread" in sys.argv:  # must be set before jax is imported
-    os.environ["XLA_FLAGS"] = (
-        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    )
+    from _threads import single_thread
+
+    THREADS = single_thread()
+else:
+    THREADS = "default XLA threads"
 
 import argparse
 import math
@@ -135,7 +137,7 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", False)
     s = lambda k: max(1, int(round(k * a.steps_scale)))  # noqa: E731
     clock = "process CPU time" if a.cpu_time else "wall time"
-    threads = "1 XLA thread" if a.single_thread else "default XLA threads"
+    threads = THREADS
     print(f"device: {jax.devices()[0]}, {threads}; median {clock} of {a.repeats} warm runs, "
           "jaxsci and exponax timed alternately")
     print(f"{'workload':<52} {'jaxsci s':>9} {'exponax s':>10} {'ratio':>6} {'rel.diff':>9}")
