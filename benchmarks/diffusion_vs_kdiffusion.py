@@ -164,11 +164,14 @@ def run(repeats, quick, only=None):
         sample = jax.jit(lambda x: jd.sample(den, x, sigmas, sampler=sampler, key=key))
         call = jax.jit(lambda x, s: den(x, s))
         # NFE chained denoiser calls in one jitted loop: the cost of the calls alone, without
-        # per-call dispatch (each call feeds the next, so XLA cannot hoist it out of the loop)
-        chain = jax.jit(lambda x, s: jax.lax.fori_loop(0, nfe, lambda i, y: den(y, s), x))
+        # per-call dispatch (each call feeds the next, so XLA cannot hoist it out of the loop).
+        # Call i takes the level sigmas[i mod steps], as a standalone call takes sigma as an
+        # argument: with one fixed level XLA would hoist the mixture's per-level (K, d)
+        # precomputations out of the loop, which the sampler cannot do.
+        chain = jax.jit(lambda x, s: jax.lax.fori_loop(0, nfe, lambda i, y: den(y, s[i % steps]), x))
         s_mid = sigmas[0]  # x is a typical point of p_sigma at sigma_max
         t_total, t_calls = paired_median_times(
-            lambda: sample(x).block_until_ready(), lambda: chain(x, s_mid).block_until_ready(), repeats
+            lambda: sample(x).block_until_ready(), lambda: chain(x, sigmas).block_until_ready(), repeats
         )
         overhead = (t_total - t_calls) / t_total
         t_torch = kd = ratio = diff = float("nan")
