@@ -23,7 +23,6 @@ Run: `python benchmarks/diffusion_vs_kdiffusion.py [--repeats 5] [--quick] [--on
 
 from __future__ import annotations
 
-import os
 import sys
 
 if "--single-thread" in sys.argv:  # must be set before jax (and torch) are imported

@@ -20,7 +20,6 @@ ratio GPyTorch / jaxsci. Run:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time

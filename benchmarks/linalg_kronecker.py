@@ -21,13 +21,11 @@ peer / jaxsci (> 1 means jaxsci is faster).
 
 from __future__ import annotations
 
-import os
-
 # Both libraries run single-threaded (LAPACK, XLA's CPU thread pool, torch intra-op). On a
 # shared 2-core machine threaded eigh spin-waits badly (a 128 x 128 LAPACK eigh went from 4 ms
 # to 300 ms, GPyTorch's 32^2 workload from 3 ms to 500 ms), which would measure the machine,
 # not the libraries. Set before numpy/jax/torch load.
-from _threads import single_thread  # noqa: E402
+from _threads import single_thread
 
 THREADS = single_thread()
 

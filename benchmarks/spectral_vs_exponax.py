@@ -12,7 +12,6 @@ temporary memory of the compiled gradient from `jax.jit(f).lower(...).compile()
 
 from __future__ import annotations
 
-import os
 import sys
 
 if "--single-thread" in sys.argv:  # must be set before jax is imported
