@@ -42,6 +42,15 @@ def at_most_second_order(problem) -> bool:
     return all(a <= 2 for m in problem.derivatives for a in m)
 
 
+def require_at_most_second_order(problem, method: str) -> None:
+    """Raise `ValueError`, naming `method`, unless `at_most_second_order(problem)`."""
+    if not at_most_second_order(problem):
+        raise ValueError(
+            f"method={method!r} needs kernel derivatives of order 2 * max(derivatives) <= 4; "
+            f"derivatives={problem.derivatives} has an order above 2. Use method='adam' or 'map'."
+        )
+
+
 def check_size(problem) -> None:
     """Raise `ValueError` when the dense covariance would be too large."""
     count = math.prod(problem.grid_sizes) + problem.num_boundary
@@ -51,11 +60,7 @@ def check_size(problem) -> None:
             f"points) for grid_sizes={problem.grid_sizes}; the limit is {MAX_OBSERVATIONS}. Use a coarser grid "
             "or method='adam' / 'map' (Kronecker-structured GP-HM)."
         )
-    if not at_most_second_order(problem):
-        raise ValueError(
-            f"method='collocation' needs kernel derivatives of order 2 * max(derivatives) <= 4; "
-            f"derivatives={problem.derivatives} has an order above 2. Use method='adam' or 'map'."
-        )
+    require_at_most_second_order(problem, "collocation")
 
 
 def _residual_of_fields(problem, x):

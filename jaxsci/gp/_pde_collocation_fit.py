@@ -12,7 +12,6 @@ import optax
 
 from ._pde_collocation import (
     active,
-    at_most_second_order,
     boundary_indices,
     check_pointwise,
     check_size,
@@ -20,6 +19,7 @@ from ._pde_collocation import (
     linearise,
     neg_log_marginal,
     representer_weights,
+    require_at_most_second_order,
     zero_index,
 )
 from ._pde_kernels import cap_envelope, from_log_domain, to_log_domain
@@ -150,11 +150,7 @@ def learn_window_kernels(problem, kernels, *, window: int, max_frequency, num_st
     boundary data nor the solution enters, and the cost does not grow with the grid. Returns
     `(kernels, losses)`.
     """
-    if not at_most_second_order(problem):
-        raise ValueError(
-            f"method='window' needs kernel derivatives of order 2 * max(derivatives) <= 4; "
-            f"derivatives={problem.derivatives} has an order above 2. Use method='adam' or 'map'."
-        )
+    require_at_most_second_order(problem, "window")
     _, _, coeffs, target = _equation_at_zero(problem, dtype)
     sizes = window_sizes(problem.grid_sizes, window)
     strides = window_strides(problem.grid_sizes, problem.spacings, sizes, max_frequency)
