@@ -1,6 +1,7 @@
 """Fourier pseudo-spectral PDE solvers with exponential integrators."""
 
 from ._domain import PeriodicDomain as PeriodicDomain
+from ._ensemble import ensemble_rollout as ensemble_rollout
 from ._etdrk import ETDRK as ETDRK
 from ._initial import (
     gaussian_random_field as gaussian_random_field,
@@ -62,6 +63,7 @@ __all__ = [
     "SwiftHohenberg",
     "Wave",
     "energy_spectrum",
+    "ensemble_rollout",
     "enstrophy_spectrum",
     "gaussian_random_field",
     "phi_functions",

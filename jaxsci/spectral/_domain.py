@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float, Shaped
@@ -27,6 +28,8 @@ class PeriodicDomain(eqx.Module):
 
     - `shape`: number of points per axis, e.g. `(128,)` or `(64, 32)`.
     - `extent`: length of each axis; a single float is used for every axis.
+    - `paired`: the layout of two real fields evolved as one complex field (used by
+      [`jaxsci.spectral.ensemble_rollout`][]; see "Paired layout" below). Default `False`.
 
     **Example:**
 
@@ -39,12 +42,29 @@ class PeriodicDomain(eqx.Module):
     **Nyquist convention.** At even $N$ the mode $N/2$ is its own mirror; its odd-order
     derivative symbols are set to zero (the only choice that keeps real fields real), while
     even-order symbols use $|k| = \pi N / L$ (Trefethen, *Spectral Methods in MATLAB*, ch. 3).
+
+    **Paired layout.** Two real fields $u_1, u_2$ can share one complex FFT as
+    $z = u_1 + i u_2$: every linear operator that maps real fields to real fields (all
+    symbols of real PDEs) acts on $z$ as on each part, so a real PDE can evolve
+    $\hat z = \hat u_1 + i\hat u_2$ with complex FFTs of half the batch instead of real FFTs
+    of the whole batch. With `paired=True` the Fourier layout is the full `fftn` grid of
+    $\hat z$ (the symbol methods return full-grid symbols), `ifft` returns the two real
+    fields stacked on a pair axis, `(channels, 2, *shape)`, and `fft` packs such a pair
+    back, so code written with `fft`, `ifft` and elementwise products of physical fields
+    computes both fields' terms at once.
     """
 
     shape: tuple[int, ...] = eqx.field(static=True)
     extent: tuple[float, ...] = eqx.field(static=True)
+    paired: bool = eqx.field(static=True)
 
-    def __init__(self, shape: Sequence[int] | int, extent: Sequence[float] | float = 2 * math.pi):
+    def __init__(
+        self,
+        shape: Sequence[int] | int,
+        extent: Sequence[float] | float = 2 * math.pi,
+        *,
+        paired: bool = False,
+    ):
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"`shape` must have 1 to 3 axes, got {shape}.")
@@ -59,6 +79,7 @@ class PeriodicDomain(eqx.Module):
             raise ValueError(f"`extent` must be positive and finite, got {extent}.")
         self.shape = tuple(int(n) for n in shape)
         self.extent = extent
+        self.paired = bool(paired)
 
     @property
     def ndim(self) -> int:
@@ -76,8 +97,9 @@ class PeriodicDomain(eqx.Module):
         return tuple(e / n for e, n in zip(self.extent, self.shape))
 
     def fourier_shape(self, complex_field: bool = False) -> tuple[int, ...]:
-        """Shape of the spatial axes in Fourier space (`rfftn` layout unless `complex_field`)."""
-        if complex_field:
+        """Shape of the spatial axes in Fourier space (`rfftn` layout unless `complex_field`
+        or `paired`)."""
+        if complex_field or self.paired:
             return self.shape
         return (*self.shape[:-1], self.shape[-1] // 2 + 1)
 
@@ -94,7 +116,7 @@ class PeriodicDomain(eqx.Module):
         """Signed integer mode numbers per axis, shaped to broadcast over the Fourier grid."""
         modes = []
         for a, n in enumerate(self.shape):
-            last_real = (a == self.ndim - 1) and not complex_field
+            last_real = (a == self.ndim - 1) and not (complex_field or self.paired)
             m = np.fft.rfftfreq(n, 1.0 / n) if last_real else np.fft.fftfreq(n, 1.0 / n)
             shape = [1] * self.ndim
             shape[a] = m.size
@@ -148,21 +170,53 @@ class PeriodicDomain(eqx.Module):
         return jnp.asarray(mask)
 
     def fft(self, u: Shaped[Array, "c *shape"], complex_field: bool = False) -> Complex[Array, "..."]:
-        """Forward FFT over the spatial axes (`rfftn` for real fields)."""
+        r"""Forward FFT over the spatial axes (`rfftn` for real fields). In the paired
+        layout `u` is a real pair `(..., 2, *shape)` and the result is $\hat u_1 + i\hat u_2$."""
+        if self.paired:
+            self._check_real(complex_field)
+            pair = -self.ndim - 1
+            u = jax.lax.complex(jnp.take(u, 0, pair), jnp.take(u, 1, pair))
+            return jnp.fft.fftn(u, axes=self.axes)
         if complex_field:
             return jnp.fft.fftn(u, axes=self.axes)
         return jnp.fft.rfftn(u, axes=self.axes)
 
     def ifft(self, u_hat: Complex[Array, "..."], complex_field: bool = False) -> Array:
-        """Inverse of `fft` (`irfftn` with the domain's shape for real fields)."""
+        """Inverse of `fft` (`irfftn` with the domain's shape for real fields). In the
+        paired layout it returns the real pair `(..., 2, *shape)`."""
+        if self.paired:
+            self._check_real(complex_field)
+            z = jnp.fft.ifftn(u_hat, axes=self.axes)
+            return jnp.stack([z.real, z.imag], axis=-self.ndim - 1)
         if complex_field:
             return jnp.fft.ifftn(u_hat, axes=self.axes)
         return jnp.fft.irfftn(u_hat, s=self.shape, axes=self.axes)
 
+    def fourier_constant(self, field: np.ndarray, complex_field: bool = False) -> Complex[Array, "..."]:
+        r"""Fourier coefficients of a fixed field given as a NumPy array of shape `shape`
+        (a forcing, a source), computed with NumPy when traced, so no FFT runs per step.
+
+        In the paired layout the field is shared by both members of the pair, so the
+        result is $(1 + i)\hat f$. Use it for any constant added in Fourier space."""
+        field = np.asarray(field)
+        if field.shape != self.shape:
+            raise ValueError(f"`field` must have shape {self.shape}, got {field.shape}.")
+        dt = jnp.result_type(_float_dtype(), jnp.complex64)
+        if self.paired:
+            self._check_real(complex_field)
+            return jnp.asarray((1 + 1j) * np.fft.fftn(field), dtype=dt)
+        if complex_field:
+            return jnp.asarray(np.fft.fftn(field), dtype=dt)
+        return jnp.asarray(np.fft.rfftn(field), dtype=dt)
+
+    def _check_real(self, complex_field: bool) -> None:
+        if complex_field:
+            raise ValueError("A paired domain holds two real fields; `complex_field` must be False.")
+
     def check_field(self, u: Array, num_channels: int, name: str = "u") -> None:
-        """Raise `ValueError` unless `u` has shape `(num_channels, *shape)`."""
-        expected = (num_channels, *self.shape)
+        """Raise `ValueError` unless `u` has shape `(num_channels, *shape)` (or
+        `(num_channels, 2, *shape)` in the paired layout)."""
+        expected = (num_channels, *((2,) if self.paired else ()), *self.shape)
         if tuple(u.shape) != expected:
-            raise ValueError(
-                f"`{name}` must have shape (channels, *domain.shape) = {expected}, got {tuple(u.shape)}."
-            )
+            layout = "(channels, 2, *domain.shape)" if self.paired else "(channels, *domain.shape)"
+            raise ValueError(f"`{name}` must have shape {layout} = {expected}, got {tuple(u.shape)}.")

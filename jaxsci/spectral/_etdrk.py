@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex
 
-from ._pde import AbstractPDE, coefficient, is_coupled
+from ._pde import AbstractPDE, coefficient, is_coupled, paired_pde
 from ._phi import phi_functions, phi_functions_matrix
 from ._stepper import AbstractSpectralStepper
 
@@ -115,6 +115,12 @@ class ETDRK(AbstractSpectralStepper):
         if self.scheme == "krogstad":
             return (e, e, e2, half, h * q2, h * p1, 2 * h * p2, f1, 2 * f2, f3)
         return (e, e, e2, half, f1, 2 * f2, f3)
+
+    def paired(self) -> ETDRK:
+        """The same integrator on the paired layout of its PDE (two real fields per complex
+        field, see [`jaxsci.spectral.ensemble_rollout`][]); coefficients are recomputed on
+        the full Fourier grid. Raises `ValueError` unless the PDE is `pairable`."""
+        return ETDRK(paired_pde(self.pde), self.dt, self.order, dealiasing=self.dealiasing, scheme=self.scheme)
 
     def _low(self, x: Array) -> Array:
         """Zero the modes removed by dealiasing (folded into the coefficients once)."""

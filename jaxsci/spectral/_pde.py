@@ -44,6 +44,13 @@ class AbstractPDE(eqx.Module):
       $\widehat{\mathcal{N}(u)}$. Integrators dealias its input and output, so it may
       simply transform to physical space, multiply, and transform back.
     - `complex_field` (class variable) selects `fftn` instead of `rfftn`.
+    - `pairable` (class variable, default `False`) declares that the PDE may be evolved
+      two real fields per complex field by [`jaxsci.spectral.ensemble_rollout`][]. Set it on
+      a real-field PDE whose `nonlinear` reaches physical space only through
+      `self.domain` (`fft`, `ifft`, symbols, `fourier_constant` for any constant added in
+      Fourier space) and combines physical fields elementwise (products, powers, sums,
+      broadcasting with fixed arrays of shape `domain.shape`); indexing channels is fine.
+      Every real PDE of the library is pairable.
 
     **Example** (a user-defined PDE, $u_t = \nu u_{xx} - u^3$):
 
@@ -68,6 +75,7 @@ class AbstractPDE(eqx.Module):
 
     domain: eqx.AbstractVar[PeriodicDomain]
     complex_field: ClassVar[bool] = False
+    pairable: ClassVar[bool] = False
 
     @abc.abstractmethod
     def linear(self) -> Shaped[Array, "..."]:
@@ -95,3 +103,14 @@ def is_coupled(pde: AbstractPDE) -> bool:
         f"`{type(pde).__name__}.linear()` must have shape (C, *{fshape}) or (C, C, *{fshape}), "
         f"got {tuple(shape)}."
     )
+
+
+def paired_pde(pde: AbstractPDE) -> AbstractPDE:
+    """`pde` on the paired layout of its domain (two real fields as one complex field).
+
+    Raises `ValueError` if `pde` is a complex-field PDE or does not declare `pairable`."""
+    if pde.complex_field or not pde.pairable:
+        why = "is a complex-field PDE" if pde.complex_field else "does not set `pairable = True`"
+        raise ValueError(f"`{type(pde).__name__}` {why}, so its fields cannot be paired.")
+    d = pde.domain
+    return eqx.tree_at(lambda p: p.domain, pde, PeriodicDomain(d.shape, d.extent, paired=True))

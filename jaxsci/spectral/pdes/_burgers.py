@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from jaxtyping import Array, ArrayLike
 
 from .._domain import PeriodicDomain
@@ -28,6 +30,7 @@ class Burgers(AbstractPDE):
     **Reference:** J. M. Burgers (1948); Cole (1951) and Hopf (1950) for the exact solution.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     nu: Array
     scale: Array

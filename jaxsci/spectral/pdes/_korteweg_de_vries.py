@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from jaxtyping import Array, ArrayLike
 
 from .._domain import PeriodicDomain
@@ -25,6 +27,7 @@ class KortewegDeVries(AbstractPDE):
     **Reference:** D. J. Korteweg, G. de Vries, Phil. Mag. 39 (1895).
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     scale: Array
     dispersivity: Array

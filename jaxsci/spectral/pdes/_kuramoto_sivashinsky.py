@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 from jaxtyping import Array, ArrayLike
 
@@ -30,6 +32,7 @@ class KuramotoSivashinsky(AbstractPDE):
     **Reference:** Y. Kuramoto (1978); G. I. Sivashinsky (1977).
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     gradient_scale: Array
     second_order: Array
@@ -78,6 +81,7 @@ class KuramotoSivashinskyConservative(AbstractPDE):
     **Reference:** Kassam & Trefethen, SIAM J. Sci. Comput. 26 (2005), section 6.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     scale: Array
     second_order: Array

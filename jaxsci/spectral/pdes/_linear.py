@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
@@ -34,6 +36,7 @@ class Diffusion(AbstractPDE):
     **Example:** `sp.ETDRK(sp.Diffusion(sp.PeriodicDomain(64), 0.1), dt=0.1, order=0)`.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     nu: Array
 
@@ -55,6 +58,7 @@ class Advection(AbstractPDE):
     **Example:** `sp.ETDRK(sp.Advection(sp.PeriodicDomain((64, 32)), [1.0, 0.5]), dt=0.1, order=0)`.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     velocity: Array
 
@@ -76,6 +80,7 @@ class AdvectionDiffusion(AbstractPDE):
     **Example:** `sp.ETDRK(sp.AdvectionDiffusion(sp.PeriodicDomain(64), 1.0, 0.01), dt=0.1, order=0)`.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     velocity: Array
     nu: Array
@@ -100,6 +105,7 @@ class Dispersion(AbstractPDE):
     **Example:** `sp.ETDRK(sp.Dispersion(sp.PeriodicDomain(64), 0.01), dt=0.1, order=0)`.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     dispersivity: Array
 
@@ -121,6 +127,7 @@ class HyperDiffusion(AbstractPDE):
     **Example:** `sp.ETDRK(sp.HyperDiffusion(sp.PeriodicDomain(64), 1e-4), dt=0.1, order=0)`.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     mu: Array
 
@@ -144,6 +151,7 @@ class Wave(AbstractPDE):
     **Example:** `sp.ETDRK(sp.Wave(sp.PeriodicDomain(64), 1.0), dt=0.1, order=0)`.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     speed: Array
 

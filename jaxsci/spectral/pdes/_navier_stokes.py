@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
@@ -42,6 +44,7 @@ class NavierStokes2D(AbstractPDE):
     turbulence*, J. Comput. Phys. 50 (1983) (the four-transform nonlinear term).
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     nu: Array
     drag: Array
@@ -73,12 +76,12 @@ class NavierStokes2D(AbstractPDE):
         return (-self.forcing_amplitude * kf * jnp.cos(kf * y))[None]
 
     def forcing_hat(self) -> Array:
-        """The rfft of `forcing()`, built from its single Fourier mode (no FFT at run time)."""
+        """The Fourier coefficients of `forcing()` in the domain's layout, from NumPy at
+        trace time (no FFT at run time)."""
         d = self.domain
         unit = np.cos(2 * np.pi * self.forcing_mode * np.arange(d.shape[1]) / d.shape[1])
-        unit = np.broadcast_to(unit, d.shape)
         kf = 2 * jnp.pi * self.forcing_mode / d.extent[1]
-        return (-self.forcing_amplitude * kf) * jnp.asarray(np.fft.rfftn(unit)[None])
+        return (-self.forcing_amplitude * kf) * d.fourier_constant(np.broadcast_to(unit, d.shape))[None]
 
     def nonlinear(self, u_hat):
         # Basdevant's form: for divergence-free u = (u, v) in 2D,
@@ -115,6 +118,7 @@ class NavierStokes3D(AbstractPDE):
     **Reference:** Canuto, Hussaini, Quarteroni, Zang, *Spectral Methods* (2007), ch. 3.
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     nu: Array
     drag: Array

