@@ -174,9 +174,12 @@ class PeriodicDomain(eqx.Module):
         layout `u` is a real pair `(..., 2, *shape)` and the result is $\hat u_1 + i\hat u_2$."""
         if self.paired:
             self._check_real(complex_field)
-            pair = -self.ndim - 1
-            u = jax.lax.complex(jnp.take(u, 0, pair), jnp.take(u, 1, pair))
-            return jnp.fft.fftn(u, axes=self.axes)
+            if u.ndim <= self.ndim or u.shape[-self.ndim - 1] != 2:
+                dims = ", ".join(map(str, self.shape))
+                raise ValueError(f"A paired field must have shape (..., 2, {dims}), got {tuple(u.shape)}.")
+            first = u[(..., 0) + (slice(None),) * self.ndim]
+            second = u[(..., 1) + (slice(None),) * self.ndim]
+            return jnp.fft.fftn(jax.lax.complex(first, second), axes=self.axes)
         if complex_field:
             return jnp.fft.fftn(u, axes=self.axes)
         return jnp.fft.rfftn(u, axes=self.axes)
@@ -220,3 +223,9 @@ class PeriodicDomain(eqx.Module):
         if tuple(u.shape) != expected:
             layout = "(channels, 2, *domain.shape)" if self.paired else "(channels, *domain.shape)"
             raise ValueError(f"`{name}` must have shape {layout} = {expected}, got {tuple(u.shape)}.")
+
+
+def require_unpaired(domain: PeriodicDomain, caller: str) -> None:
+    """Raise `ValueError` if `domain` has the paired layout, which `caller` does not take."""
+    if domain.paired:
+        raise ValueError(f"`{caller}` takes a domain with paired=False, got a paired domain.")

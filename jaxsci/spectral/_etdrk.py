@@ -118,8 +118,10 @@ class ETDRK(AbstractSpectralStepper):
 
     def paired(self) -> ETDRK:
         """The same integrator on the paired layout of its PDE (two real fields per complex
-        field, see [`jaxsci.spectral.ensemble_rollout`][]); coefficients are recomputed on
-        the full Fourier grid. Raises `ValueError` unless the PDE is `pairable`."""
+        field, see [`jaxsci.spectral.ensemble_rollout`][]), built anew from `pde`, `dt`,
+        `order`, `dealiasing` and `scheme`: its coefficients are computed on the full Fourier
+        grid (edits made to `coefs` are not carried over). Raises `ValueError` unless the
+        PDE is `pairable`."""
         return ETDRK(paired_pde(self.pde), self.dt, self.order, dealiasing=self.dealiasing, scheme=self.scheme)
 
     def _low(self, x: Array) -> Array:

@@ -8,10 +8,11 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._types import PRNGKey
-from ._domain import PeriodicDomain
+from ._domain import PeriodicDomain, require_unpaired
 
 
 def _hermitian_field(key, domain: PeriodicDomain, amplitude: Array, num_channels: int) -> Array:
+    require_unpaired(domain, "random_fourier_series/gaussian_random_field")
     shape = (num_channels, *domain.fourier_shape())
     kr, ki = jax.random.split(key)
     noise = jax.random.normal(kr, shape) + 1j * jax.random.normal(ki, shape)

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Shaped
 
-from ._domain import PeriodicDomain
+from ._domain import PeriodicDomain, require_unpaired
 
 
 def relative_l2(u: Shaped[Array, "..."], reference: Shaped[Array, "..."]) -> Float[Array, ""]:
@@ -31,6 +31,7 @@ def energy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Floa
 
     **Returns:** `E`, shape `(max(shape)//2 + 1,)`.
     """
+    require_unpaired(domain, "energy_spectrum")
     domain.check_field(u, u.shape[0], "u")
     u_hat = jnp.fft.fftn(u, axes=domain.axes)
     n_total = float(np.prod(domain.shape))
@@ -48,6 +49,7 @@ def enstrophy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> F
     r"""Enstrophy spectrum of a velocity field, $Z(m) = \sum_{\text{shell } m}
     \tfrac12|\mathbf k|^2\sum_c|\hat u_c|^2/N^2$ (equal to the energy spectrum of the
     vorticity for divergence-free fields)."""
+    require_unpaired(domain, "enstrophy_spectrum")
     domain.check_field(u, u.shape[0], "u")
     k2 = sum(jnp.asarray(np.asarray(k)) ** 2 for k in domain.wavenumbers(True))
     u_hat = jnp.fft.fftn(u, axes=domain.axes)

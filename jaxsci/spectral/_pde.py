@@ -46,11 +46,17 @@ class AbstractPDE(eqx.Module):
     - `complex_field` (class variable) selects `fftn` instead of `rfftn`.
     - `pairable` (class variable, default `False`) declares that the PDE may be evolved
       two real fields per complex field by [`jaxsci.spectral.ensemble_rollout`][]. Set it on
-      a real-field PDE whose `nonlinear` reaches physical space only through
-      `self.domain` (`fft`, `ifft`, symbols, `fourier_constant` for any constant added in
-      Fourier space) and combines physical fields elementwise (products, powers, sums,
-      broadcasting with fixed arrays of shape `domain.shape`); indexing channels is fine.
-      Every real PDE of the library is pairable.
+      a real-field PDE only if, on the paired layout of its domain,
+        - `linear()` maps real fields to real fields: build it from the domain's symbols
+          (`derivative` zeroes odd orders at the Nyquist mode; a hand-made `1j * k` does not);
+        - `nonlinear` reaches physical space only through `self.domain` (`fft`, `ifft`),
+          treats Fourier coefficients only by multiplying them with such symbols and adding
+          them, adds constants in Fourier space through `domain.fourier_constant`, and
+          combines physical fields elementwise (products, powers, sums, indexing channels,
+          broadcasting with fixed arrays of shape `domain.shape`, without a channel axis).
+          `.real`, `abs`, or sums over modes or grid points would mix the two fields.
+      Every real PDE of the library is pairable. A subclass that redefines `linear` or
+      `nonlinear` is not, unless it sets `pairable = True` itself.
 
     **Example** (a user-defined PDE, $u_t = \nu u_{xx} - u^3$):
 
@@ -76,6 +82,14 @@ class AbstractPDE(eqx.Module):
     domain: eqx.AbstractVar[PeriodicDomain]
     complex_field: ClassVar[bool] = False
     pairable: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Pairability is a property of the code of `linear` and `nonlinear`: a subclass that
+        # redefines either must declare it again.
+        redefines = "linear" in cls.__dict__ or "nonlinear" in cls.__dict__
+        if redefines and "pairable" not in cls.__dict__:
+            cls.pairable = False
 
     @abc.abstractmethod
     def linear(self) -> Shaped[Array, "..."]:

@@ -25,10 +25,11 @@ write("notebooks/01_spectral.ipynb", [
           "plt.imshow(traj[:, 0].T, aspect='auto', origin='lower', cmap='RdBu_r', extent=(0, steps * 0.25, 0, 32 * np.pi))\n"
           "plt.xlabel('t'); plt.ylabel('x'); plt.colorbar(); plt.show()"),
  ("md", "Sensitivity to initial conditions: two trajectories started $10^{-6}$ apart separate "
-        "exponentially. `ensemble_rollout` runs an ensemble (equal to the vmapped `rollout`), "
-        "evolving two real members as one complex field, so they share each FFT."),
+        "exponentially. `ensemble_rollout(..., pair=True)` runs the ensemble with two real "
+        "members evolved as one complex field, so they share each FFT (same scheme as the "
+        "vmapped `rollout`; each member's round-off now scales with its pair)."),
  ("code", "u0s = jnp.stack([u0, u0 + 1e-6 * jnp.sin(3 * x / 16)[None]])\n"
-          "pair = sp.ensemble_rollout(stepper, u0s, steps, save_every=4)\n"
+          "pair = sp.ensemble_rollout(stepper, u0s, steps, save_every=4, pair=True)\n"
           "sep = jnp.linalg.norm(pair[0] - pair[1], axis=(1, 2))\n"
           "plt.semilogy(np.arange(1, sep.size + 1) * 1.0, sep); plt.xlabel('t'); plt.ylabel('separation'); plt.show()"),
  ("md", "## 2. 2D turbulence\n\nVorticity form $\\omega_t + \\mathbf u\\cdot\\nabla\\omega = \\nu\\Delta\\omega$ "

@@ -1,5 +1,7 @@
 """ensemble_rollout and the paired layout: two real fields evolved as one complex field."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -116,7 +118,7 @@ def test_vmap_over_coefficients_and_jit_cache(x64, getkey):
 
     @jax.jit
     def run(nu, u0):
-        return sp.ensemble_rollout(sp.ETDRK(sp.Burgers(D2, nu), 0.02, 4), u0, 8, save_every=8)
+        return sp.ensemble_rollout(sp.ETDRK(sp.Burgers(D2, nu), 0.02, 4), u0, 8, save_every=8, pair=True)
 
     nus = jnp.array([0.02, 0.05, 0.1])
     batched = jax.vmap(run, in_axes=(0, None))(nus, u0)
@@ -131,7 +133,7 @@ def test_float32_paired_matches_vmapped(getkey):
     d = sp.PeriodicDomain(256, 32 * np.pi)
     st = sp.ETDRK(sp.KuramotoSivashinskyConservative(d), 0.25, 4)
     u0 = jax.vmap(lambda k: sp.random_fourier_series(k, d, max_wavenumber=6))(jax.random.split(getkey(), 6))
-    paired = sp.ensemble_rollout(st, u0, 20, save_every=20)
+    paired = sp.ensemble_rollout(st, u0, 20, save_every=20, pair=True)
     assert paired.dtype == jnp.float32
     plain = jax.vmap(lambda u: sp.rollout(st, u, 20, save_every=20))(u0)
     assert float(jnp.linalg.norm(paired - plain) / jnp.linalg.norm(plain)) < 1e-5
@@ -142,7 +144,7 @@ def test_sharded_paired_ensemble_matches_single_device(getkey):
     mesh = Mesh(np.array(jax.devices()[:4]), ("ens",))
     st = sp.ETDRK(sp.KuramotoSivashinskyConservative(D1), 0.1, 4)
     u0 = _members(getkey(), st.pde, 8)
-    f = jax.jit(lambda u: sp.ensemble_rollout(st, u, 20, save_every=10))
+    f = jax.jit(lambda u: sp.ensemble_rollout(st, u, 20, save_every=10, pair=True))
     ref = f(u0)
     out = f(jax.device_put(u0, NamedSharding(mesh, P("ens"))))
     assert len(out.sharding.device_set) == 4
@@ -161,15 +163,16 @@ class _Cubic(sp.AbstractPDE):
         return -self.domain.fft(self.domain.ifft(u_hat) ** 3)
 
 
-def test_fallback_and_errors(x64, getkey):
-    # Reference: the vmapped rollout for steppers that cannot be paired.
+def test_errors_and_pairability(x64, getkey):
+    # Reference: the vmapped rollout (the default path), and the documented errors.
     u0 = _members(getkey(), sp.Burgers(D1), 2)
     cubic = sp.ETDRK(_Cubic(D1), 0.05, 2)
     plain = jax.vmap(lambda u: sp.rollout(cubic, u, 4))(u0)
     np.testing.assert_allclose(sp.ensemble_rollout(cubic, u0, 4), plain, atol=1e-14)
-    np.testing.assert_allclose(sp.ensemble_rollout(lambda u: cubic(u), u0, 4), plain, atol=1e-13)
     with pytest.raises(ValueError, match="pairable"):
         sp.ensemble_rollout(cubic, u0, 4, pair=True)
+    with pytest.raises(ValueError, match="pairable"):
+        sp.ensemble_rollout(lambda u: cubic(u), u0, 4, pair=True)
     nls = sp.ETDRK(sp.NonlinearSchrodinger(D1), 0.01, 2)
     with pytest.raises(ValueError, match="pair=True"):
         sp.ensemble_rollout(nls, u0.astype(jnp.complex128), 4, pair=True)
@@ -179,8 +182,61 @@ def test_fallback_and_errors(x64, getkey):
     with pytest.raises(ValueError, match="`pair`"):
         sp.ensemble_rollout(burgers, u0, 4, pair="yes")
     with pytest.raises(ValueError, match="members"):
-        sp.ensemble_rollout(burgers, u0[0, 0], 4)
+        sp.ensemble_rollout(burgers, u0[0, 0], 4, pair=True)
     with pytest.raises(ValueError, match=r"u0\[i\]"):
-        sp.ensemble_rollout(burgers, u0[:, :, :16], 4)
+        sp.ensemble_rollout(burgers, u0[:, :, :16], 4, pair=True)
     with pytest.raises(ValueError, match="save_every"):
-        sp.ensemble_rollout(burgers, u0, 4, save_every=3)
+        sp.ensemble_rollout(burgers, u0, 4, save_every=3, pair=True)
+    # A paired field must carry the pair axis; initial conditions and spectra want the
+    # ordinary layout.
+    pd = sp.PeriodicDomain(8, paired=True)
+    with pytest.raises(ValueError, match="paired field"):
+        pd.fft(jnp.ones((3, 8)))
+    with pytest.raises(ValueError, match="paired=False"):
+        sp.random_fourier_series(getkey(), pd, max_wavenumber=2)
+    with pytest.raises(ValueError, match="paired=False"):
+        sp.energy_spectrum(jnp.ones((1, 8)), pd)
+
+    # Redefining `nonlinear` (or `linear`) revokes an inherited `pairable`.
+    class MyBurgers(sp.Burgers):
+        def nonlinear(self, u_hat):
+            return super().nonlinear(u_hat) - jnp.mean(self.domain.ifft(u_hat))
+
+    class DeclaredBurgers(sp.Burgers):
+        pairable = True
+
+        def nonlinear(self, u_hat):
+            return 2 * super().nonlinear(u_hat)
+
+    assert sp.Burgers.pairable and not MyBurgers.pairable and DeclaredBurgers.pairable
+    with pytest.raises(ValueError, match="pairable"):
+        sp.ensemble_rollout(sp.ETDRK(MyBurgers(D1), 0.05, 2), u0, 4, pair=True)
+
+
+def test_paired_path_uses_complex_ffts_only():
+    # Reference: the traced program. The paired rollout must run complex FFTs of the
+    # pairs (no real FFT at all), the vmapped one real FFTs.
+    st = sp.ETDRK(sp.KuramotoSivashinskyConservative(D1), 0.1, 4)
+    u0 = jnp.ones((4, 1, 32))
+
+    def fft_types(pair):
+        jaxpr = str(jax.make_jaxpr(lambda u: sp.ensemble_rollout(st, u, 3, pair=pair))(u0))
+        found = re.findall(r"fft_type=(?:FftType\.)?(\w+)", jaxpr)
+        return {jax.lax.FftType(int(t)).name if t.isdigit() else t for t in found}
+
+    assert fft_types(True) == {"FFT", "IFFT"}
+    assert fft_types(False) == {"RFFT", "IRFFT"}
+
+
+@pytest.mark.parametrize("shape", [(33,), (32,), (9, 8)])
+def test_paired_nyquist_and_undealiased_white_noise(x64, getkey, shape):
+    # Reference: the vmapped rollout. White-noise states fill every mode, including the
+    # Nyquist mode at even N, and with `dealiasing=None` nothing masks them; odd-order
+    # symbols (advection, dispersion) must keep each member real on the full grid.
+    d = sp.PeriodicDomain(shape, 2 * np.pi)
+    for pde in (sp.AdvectionDiffusion(d, 1.0, 0.01), sp.KortewegDeVries(d, nu=0.05, mu=1e-3)):
+        st = sp.ETDRK(pde, 1e-3, 4, dealiasing=None)
+        u0 = 0.3 * jax.random.normal(getkey(), (3, 1, *shape))
+        paired = sp.ensemble_rollout(st, u0, 5, pair=True)
+        plain = sp.ensemble_rollout(st, u0, 5)
+        np.testing.assert_allclose(paired, plain, rtol=0, atol=1e-12 * float(jnp.abs(plain).max()))

@@ -116,6 +116,6 @@ class GrayScott(AbstractPDE):
         uv = d.ifft(u_hat)
         r = uv[0] * uv[1] ** 2
         r_hat = d.fft(r[None])[0]
-        # F(1 - u) contributes the constant F: a zero-mode-only spectrum, no FFT per step.
+        # F(1 - u) contributes the constant F (its spectrum is the zero mode), no FFT per step.
         source = self.feed * d.fourier_constant(np.ones(d.shape)).astype(r_hat.dtype)
         return jnp.stack([-r_hat + source, r_hat])
