@@ -1,6 +1,7 @@
 """Sharding helpers: device meshes and batch (ensemble) axes split over them."""
 
 from ._mesh import (
+    data_parallel as data_parallel,
     ensemble_map as ensemble_map,
     make_mesh as make_mesh,
     replicate as replicate,
@@ -8,6 +9,7 @@ from ._mesh import (
 )
 
 __all__ = [
+    "data_parallel",
     "ensemble_map",
     "make_mesh",
     "replicate",

@@ -64,12 +64,46 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
 
 
-def ensemble_map(fn: Callable, mesh: Mesh, axis_name: str | None = None) -> Callable:
-    """`jax.jit(jax.vmap(fn))` with its batched arguments split over `mesh`.
+def data_parallel(fn: Callable, mesh: Mesh, axis_name: str | None = None) -> Callable:
+    """`fn`, data-parallel over `mesh`: each device runs `fn` on its own share of the batch.
 
-    Every positional argument carries a leading ensemble axis; it is sharded over the mesh
-    before the call, so each device computes its share of the ensemble and the results stay
-    sharded. The numbers equal those of `jax.vmap(fn)` on one device.
+    `fn` takes arrays with a leading batch (ensemble) axis and returns such arrays, and
+    treats the members independently (e.g. `jax.vmap` of a per-member function, or
+    [`jaxsci.spectral.ensemble_rollout`][]). Every positional argument is sharded over the
+    mesh before the call, and `fn` runs under `jax.shard_map`, so no device sees another's
+    members and the results stay sharded. A plain `jax.jit(fn)` on sharded inputs is not
+    enough for FFT-based solvers: XLA's partitioner gathers the whole batch onto every
+    device before each FFT, so every device repeats the whole ensemble's transforms.
+
+    **Arguments:**
+
+    - `fn`: a batched function whose members do not interact.
+    - `mesh`: a mesh from `make_mesh`.
+    - `axis_name`: the mesh axis (default: the mesh's only axis).
+
+    **Returns:** the sharded function (jitted); the batch must divide evenly over the mesh.
+
+    ```python
+    mesh = jaxsci.parallel.make_mesh()
+    norms = jaxsci.parallel.data_parallel(lambda u: (u**2).sum(axis=1), mesh)(jnp.ones((8, 64)))
+    ```
+    """
+    axis_name = _axis(mesh, axis_name)
+    spec = PartitionSpec(axis_name)
+    sharded = jax.jit(jax.shard_map(fn, mesh=mesh, in_specs=spec, out_specs=spec))
+
+    def call(*args):
+        return sharded(*shard_batch(args, mesh, axis_name))
+
+    return call
+
+
+def ensemble_map(fn: Callable, mesh: Mesh, axis_name: str | None = None) -> Callable:
+    """`jax.vmap(fn)`, data-parallel over `mesh` (`data_parallel(jax.vmap(fn), mesh)`).
+
+    Every positional argument carries a leading ensemble axis, split over the mesh; each
+    device maps `fn` over its own members. The numbers equal those of `jax.vmap(fn)` on
+    one device.
 
     **Arguments:**
 
@@ -84,13 +118,7 @@ def ensemble_map(fn: Callable, mesh: Mesh, axis_name: str | None = None) -> Call
     energies = jaxsci.parallel.ensemble_map(lambda u: (u**2).sum(), mesh)(jnp.ones((8, 64)))
     ```
     """
-    axis_name = _axis(mesh, axis_name)
-    batched = jax.jit(jax.vmap(fn))
-
-    def call(*args):
-        return batched(*shard_batch(args, mesh, axis_name))
-
-    return call
+    return data_parallel(jax.vmap(fn), mesh, axis_name)
 
 
 def _axis(mesh: Mesh, axis_name: str | None) -> str:

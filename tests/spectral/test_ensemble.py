@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 import jaxsci.spectral as sp
+from jaxsci.parallel import data_parallel, make_mesh, shard_batch
 
 D1 = sp.PeriodicDomain(32, 20.0)
 D2 = sp.PeriodicDomain((16, 12), (6.0, 5.0))
@@ -139,16 +139,20 @@ def test_float32_paired_matches_vmapped(getkey):
     assert float(jnp.linalg.norm(paired - plain) / jnp.linalg.norm(plain)) < 1e-5
 
 
-def test_sharded_paired_ensemble_matches_single_device(getkey):
-    # Reference: the same jitted ensemble rollout on one device.
-    mesh = Mesh(np.array(jax.devices()[:4]), ("ens",))
+def test_sharded_paired_ensemble_is_data_parallel(getkey):
+    # Reference: the same ensemble rollout on one device; and the compiled program, which
+    # must hold no collective (each device evolves its own pairs).
+    mesh = make_mesh(4)
     st = sp.ETDRK(sp.KuramotoSivashinskyConservative(D1), 0.1, 4)
     u0 = _members(getkey(), st.pde, 8)
-    f = jax.jit(lambda u: sp.ensemble_rollout(st, u, 20, save_every=10, pair=True))
-    ref = f(u0)
-    out = f(jax.device_put(u0, NamedSharding(mesh, P("ens"))))
+    run = lambda u: sp.ensemble_rollout(st, u, 20, save_every=10, pair=True)  # noqa: E731
+    ref = jax.jit(run)(u0)
+    sharded = data_parallel(run, mesh)
+    out = sharded(u0)
     assert len(out.sharding.device_set) == 4
     np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-5, atol=1e-5)
+    hlo = jax.jit(lambda u: sharded(u)).lower(shard_batch(u0, mesh)).compile().as_text()
+    assert not re.search(r"all-gather|all-reduce|all-to-all|collective-permute", hlo)
 
 
 class _Cubic(sp.AbstractPDE):
