@@ -13,15 +13,6 @@ from ._pde import num_channels
 from ._rollout import rollout
 from ._stepper import AbstractSpectralStepper
 
-def _pairable(stepper: Callable) -> bool:
-    return (
-        isinstance(stepper, AbstractSpectralStepper)
-        and callable(getattr(stepper, "paired", None))
-        and stepper.pde.pairable
-        and not stepper.pde.complex_field
-    )
-
-
 def ensemble_rollout(
     stepper: Callable,
     u0: Shaped[Array, "b c *shape"],
@@ -96,12 +87,14 @@ def ensemble_rollout(
     kwargs = dict(save_every=save_every, checkpoint=checkpoint, include_init=include_init)
     if not pair:
         return jax.vmap(lambda u: rollout(stepper, u, num_steps, **kwargs))(u0)
-    if not _pairable(stepper) or jnp.iscomplexobj(u0):
+    can_pair = isinstance(stepper, AbstractSpectralStepper) and callable(getattr(stepper, "paired", None))
+    if not can_pair or jnp.iscomplexobj(u0):
         pde = getattr(stepper, "pde", None)
         raise ValueError(
             "`pair=True` needs an ETDRK stepper of a real PDE that sets `pairable = True`, and a "
             f"real `u0`; got {type(stepper).__name__} of {type(pde).__name__} and dtype {u0.dtype}."
         )
+    paired = stepper.paired()  # raises unless the PDE is real and pairable (`paired_pde`)
     pde = stepper.pde
     pde.domain.check_field(u0[0], num_channels(pde), "u0[i]")
     members = u0.shape[0]
@@ -111,7 +104,6 @@ def ensemble_rollout(
     # (members, c, *shape) -> (pairs, c, 2, *shape): the paired layout puts the pair axis
     # after the channels.
     pairs = jnp.moveaxis(u0.reshape(-1, 2, *rest), 1, 2)
-    paired = stepper.paired()
     frames = jax.vmap(lambda u: rollout(paired, u, num_steps, **kwargs))(pairs)
     # (pairs, t, c, 2, *shape) -> (members, t, c, *shape)
     frames = jnp.moveaxis(frames, 3, 1)
