@@ -2,6 +2,8 @@
 
 from ._base import AbstractSampler as AbstractSampler
 from ._base import ancestral_step as ancestral_step
+from ._base import unless_last as unless_last
+from ._history import History as History
 from ._noise import normal_like as normal_like
 from ._ddim import DDIM as DDIM
 from ._dpm2 import DPM2 as DPM2
@@ -22,6 +24,8 @@ from ._predictor_corrector import PredictorCorrector as PredictorCorrector
 __all__ = [
     "AbstractSampler",
     "ancestral_step",
+    "unless_last",
+    "History",
     "normal_like",
     "DDIM",
     "DPM2",

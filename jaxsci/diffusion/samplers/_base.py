@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import equinox as eqx
 import jax
@@ -31,7 +31,14 @@ class AbstractSampler(eqx.Module):
     - `step(state, denoiser, x, sigma, sigma_next, key) -> (x_next, state)`. `key` is a
       per-step key (`None` for deterministic samplers); draw noise with
       `jaxsci.diffusion.samplers.normal_like` so that each sample has its own stream.
+    - optionally `skips_final_stage = True` (a class variable), when `step` evaluates a
+      stage through `unless_last`.
     """
+
+    skips_final_stage: ClassVar[bool] = False
+    """Whether `step` evaluates a stage with `unless_last` that the step to sigma = 0
+    discards. `sample` then runs the final step outside its loop, the only place the stage
+    is skipped, so the loop itself holds no `lax.cond`."""
 
     @property
     @abc.abstractmethod
@@ -58,10 +65,13 @@ class AbstractSampler(eqx.Module):
 def unless_last(last: Array, denoiser: Denoiser, y: Array, sigma: Array) -> Array:
     """`denoiser(y, sigma)`, or zeros without evaluating it when `last` (a scalar) is true.
 
-    For a second stage whose output the final step discards. `sample` marks its pure
-    denoisers with a `skippable` attribute; those run under `jax.lax.cond`, so the final step
-    costs one call as in k-diffusion. Others (stateful ones, or a plain function passed to
-    `step` directly) are always evaluated and the result is used as is.
+    For a second stage whose output the final step discards (declare
+    `skips_final_stage = True` on the sampler). `sample` runs its loop with denoisers that
+    are always evaluated, and its final step, outside the loop, with a pure denoiser marked
+    `skippable`, which runs under `jax.lax.cond`: the final step costs one call, as in
+    k-diffusion, and the loop holds no `cond` (on the CPU a `cond` around the second call
+    cost more than the call it saved). Unmarked denoisers (stateful ones, or a plain function
+    passed to `step` directly) are always evaluated and the result is used as is.
     """
     if getattr(denoiser, "skippable", False):
         return jax.lax.cond(last, jnp.zeros_like, lambda y: denoiser(y, sigma), y)

@@ -27,13 +27,17 @@ class DPM2(AbstractChurnSampler):
     Reference: Lu et al., *DPM-Solver*, NeurIPS 2022; Karras et al., NeurIPS 2022.
     """
 
+    skips_final_stage = True
+
     def step(self, state, denoiser, x, sigma, sigma_next, key):
         x, sigma_hat = churn(self, state, x, sigma, key)
         d = to_d(x, sigma_hat, denoiser(x, sigma_hat))
         last, sn = safe_next(sigma_hat, sigma_next)
         sigma_mid = jnp.sqrt(sigma_hat * sn)
-        x_2 = x + d * (sigma_mid - sigma_hat)
-        d_2 = to_d(x_2, sigma_mid, unless_last(last, denoiser, x_2, sigma_mid))
-        x_dpm = x + d_2 * (sn - sigma_hat)
-        x_euler = x + d * (sigma_next - sigma_hat)
-        return jnp.where(last, x_euler, x_dpm), state
+        # the half step; on the last step it is the Euler step to sigma' = 0 itself
+        x_2 = x + d * jnp.where(last, sigma_next - sigma_hat, sigma_mid - sigma_hat)
+        denoised_2 = unless_last(last, denoiser, x_2, sigma_mid)
+        # x + (sigma' - sigma_hat) d(x_2, sigma_mid), in x, x_2 and D_2 (three arrays read)
+        k = (sn - sigma_hat) / sigma_mid
+        a, b, k = jnp.where(last, 0.0, 1.0), jnp.where(last, 1.0, k), jnp.where(last, 0.0, k)
+        return a * x + b * x_2 - k * denoised_2, state

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from ..._types import Array, Scalar
 from ._base import AbstractSampler, check_eta, normal_like, safe_next
 from ._euler_ancestral import _is_nonzero
+from ._history import History
 
 
 class DPMpp2MSDE(AbstractSampler):
@@ -49,11 +50,12 @@ class DPMpp2MSDE(AbstractSampler):
         return _is_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
-        return jnp.zeros_like(x), jnp.ones((), x.dtype), jnp.zeros((), bool)
+        return History.empty(2, x), jnp.ones((), x.dtype), jnp.zeros((), bool)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):
-        old, h_last, started = state
-        denoised = denoiser(x, sigma)
+        history, h_last, started = state
+        history = history.push(denoiser(x, sigma))
+        denoised, old = history[0], history[1]
         last, sn = safe_next(sigma, sigma_next)
         h = jnp.log(sigma) - jnp.log(sn)
         eta_h = self.eta * h
@@ -71,4 +73,4 @@ class DPMpp2MSDE(AbstractSampler):
         if key is not None and self.stochastic:
             std = jnp.where(last, 0.0, sn * jnp.sqrt(-jnp.expm1(-2.0 * eta_h)) * self.s_noise)
             x_next = x_next + std * normal_like(key, x)
-        return x_next, (denoised, h, jnp.ones((), bool))
+        return x_next, (history, h, jnp.ones((), bool))

@@ -30,6 +30,8 @@ class DPMpp2SAncestral(AbstractSampler):
     Reference: Lu et al., *DPM-Solver++*, 2022, Algorithm 1; k-diffusion.
     """
 
+    skips_final_stage = True
+
     eta: Scalar = 1.0
     s_noise: Scalar = 1.0
 

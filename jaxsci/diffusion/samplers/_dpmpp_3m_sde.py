@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from ..._types import Array, Scalar
 from ._base import AbstractSampler, check_eta, normal_like, safe_next
 from ._euler_ancestral import _is_nonzero
+from ._history import History
 
 
 class DPMpp3MSDE(AbstractSampler):
@@ -44,11 +45,12 @@ class DPMpp3MSDE(AbstractSampler):
 
     def init(self, x: Array, sigmas: Array):
         one = jnp.ones((), x.dtype)
-        return jnp.zeros_like(x), jnp.zeros_like(x), one, one, jnp.zeros((), jnp.int32)
+        return History.empty(3, x), one, one, jnp.zeros((), jnp.int32)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):
-        den_1, den_2, h_1, h_2, count = state
-        denoised = denoiser(x, sigma)
+        history, h_1, h_2, count = state
+        history = history.push(denoiser(x, sigma))
+        denoised, den_1, den_2 = history[0], history[1], history[2]
         last, sn = safe_next(sigma, sigma_next)
         h = jnp.log(sigma) - jnp.log(sn)
         h_eta = h * (self.eta + 1.0)
@@ -67,5 +69,5 @@ class DPMpp3MSDE(AbstractSampler):
             std = sn * jnp.sqrt(-jnp.expm1(-2.0 * h * self.eta)) * self.s_noise
             x_next = x_next + std * normal_like(key, x)
         x_next = jnp.where(last, denoised, x_next)
-        new = (denoised, den_1, h, h_1, jnp.minimum(count + 1, 2))
+        new = (history, h, h_1, jnp.minimum(count + 1, 2))
         return x_next, new

@@ -41,6 +41,8 @@ class DPMppSDE(AbstractSampler):
     Reference: Lu et al., *DPM-Solver++*, 2022; Crowson, k-diffusion `sample_dpmpp_sde`.
     """
 
+    skips_final_stage = True
+
     eta: Scalar = 1.0
     s_noise: Scalar = 1.0
     r: Scalar = 0.5

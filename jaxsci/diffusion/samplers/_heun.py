@@ -28,14 +28,18 @@ class Heun(AbstractChurnSampler):
     Reference: Karras et al., NeurIPS 2022, Algorithm 2.
     """
 
+    skips_final_stage = True
+
     def step(self, state, denoiser, x, sigma, sigma_next, key):
         x, sigma_hat = churn(self, state, x, sigma, key)
         d = to_d(x, sigma_hat, denoiser(x, sigma_hat))
         last, sn = safe_next(sigma_hat, sigma_next)
-        x_2 = x + d * (sn - sigma_hat)
-        d_2 = to_d(x_2, sn, unless_last(last, denoiser, x_2, sn))
-        # Heun x + (d + d_2)(sn - sigma_hat)/2, or Euler x + d (sigma' - sigma_hat) on the last
-        # step, as one update with scalar weights
-        w_1 = jnp.where(last, sigma_next - sigma_hat, 0.5 * (sn - sigma_hat))
-        w_2 = jnp.where(last, 0.0, 0.5 * (sn - sigma_hat))
-        return x + w_1 * d + w_2 * d_2, state
+        # the predictor; on the last step it is the Euler step to sigma' = 0 itself
+        h = jnp.where(last, sigma_next - sigma_hat, sn - sigma_hat)
+        x_2 = x + d * h
+        denoised_2 = unless_last(last, denoiser, x_2, sn)
+        # x + h (d + d_2) / 2 with d = (x_2 - x) / h and d_2 = (x_2 - D_2) / sigma', written
+        # in x, x_2 and D_2 so that the update reads three arrays, not four (D is not kept)
+        c = 0.5 * h / sn
+        a, b, c = jnp.where(last, 0.0, 0.5), jnp.where(last, 1.0, 0.5 + c), jnp.where(last, 0.0, c)
+        return a * x + b * x_2 - c * denoised_2, state

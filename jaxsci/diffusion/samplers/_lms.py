@@ -9,6 +9,7 @@ import numpy as np
 
 from ..._types import Array
 from ._base import AbstractSampler, to_d
+from ._history import History
 
 
 def _lagrange_weights(m: int, nodes: Array, a: Array, b: Array) -> Array:
@@ -36,7 +37,7 @@ class LMS(AbstractSampler):
     $x' = x + \\sum_{j<m} c_j d_{i-j}$ where $c_j = \\int_{\\sigma_i}^{\\sigma_{i+1}}\\ell_j$ are
     the integrals of the Lagrange basis on the last $m = \\min(i+1, \\text{order})$ levels,
     computed exactly by Gauss-Legendre quadrature (inside the scan, so `sigmas` may be
-    traced). One denoiser call per step; the derivative history lives in the scan state.
+    traced). One denoiser call per step; the derivatives live in a `History` in the state.
 
     **Arguments:**
 
@@ -62,15 +63,13 @@ class LMS(AbstractSampler):
         return False
 
     def init(self, x: Array, sigmas: Array):
-        ds = jnp.zeros((self.order,) + x.shape, x.dtype)
         # distinct dummy levels keep unused Lagrange rows finite
         levels = sigmas[0] * (2.0 + jnp.arange(self.order, dtype=sigmas.dtype))
-        return ds, levels, jnp.zeros((), jnp.int32)
+        return History.empty(self.order, x), levels, jnp.zeros((), jnp.int32)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):
         ds, levels, count = state
-        d = to_d(x, sigma, denoiser(x, sigma))
-        ds = jnp.concatenate([d[None], ds[:-1]])
+        ds = ds.push(to_d(x, sigma, denoiser(x, sigma)))
         levels = jnp.concatenate([sigma[None], levels[:-1]])
         count = jnp.minimum(count + 1, self.order)
         branches = [
@@ -78,5 +77,6 @@ class LMS(AbstractSampler):
             for m in range(1, self.order + 1)
         ]
         coeffs = jax.lax.switch(count - 1, branches, levels)
-        x = x + jnp.tensordot(coeffs.astype(x.dtype), ds, axes=1)
+        coeffs = coeffs.astype(x.dtype)
+        x = x + sum(coeffs[j] * ds[j] for j in range(self.order))
         return x, (ds, levels, count)
