@@ -1,7 +1,8 @@
 """jaxsci.diffusion vs k-diffusion on analytic Gaussian-mixture denoisers.
 
 The mixture denoiser (diagonal covariances) is written once in JAX
-(`jaxsci.diffusion.targets.GaussianMixture`) and once in torch (below), and both samplers
+(`jaxsci.diffusion.targets.GaussianMixture`) and once in torch (below: the same algorithm, in
+whichever of its two array layouts is faster for torch on the workload), and both samplers
 run in this process on identical inputs and sigmas. k-diffusion is not a jaxsci dependency
 (its package pulls in torchvision, wandb, kornia, ...): when `k_diffusion` is not importable
 its column is reported as missing, never estimated. What is always measured:
@@ -14,7 +15,20 @@ its column is reported as missing, never estimated. What is always measured:
   (k-diffusion included) that evaluates the same denoiser NFE times.
 
 k-diffusion's stochastic samplers are fed jaxsci's per-step noise through `noise_sampler`,
-precomputed before timing (so its column pays nothing for noise: a conservative ratio).
+precomputed before timing: that run checks identical numbers, and its time (which holds no
+noise generation at all) lower-bounds k-diffusion's. Two more runs time k-diffusion drawing its
+own noise: with `torch.randn_like` each step (its `default_noise_sampler`; the same amount
+of Gaussian noise as jaxsci draws), and with no `noise_sampler` at all (its default for the
+DPM++ SDE samplers, a `torchsde` Brownian tree; reported missing without `torchsde`).
+
+Both libraries run with `_threads.steady_allocator()` (freed memory is kept in the process):
+with glibc's defaults, whether a buffer of a few MB costs fresh page faults depends on what
+the process freed before, which moved both libraries' times by up to 15-25% between runs.
+
+Two overhead figures are printed. `overhead` subtracts NFE chained denoiser calls in one
+jitted loop (no dispatch, no fresh output buffers: the strict one). `overhead/call`
+subtracts NFE times one standalone jitted call, the issue's definition, which also counts
+each call's dispatch and output allocation as denoiser time.
 
 Run: `python benchmarks/diffusion_vs_kdiffusion.py [--repeats 5] [--quick] [--only SDE]
 [--single-thread] [--cpu-time]`. `--single-thread` runs XLA and torch on one thread each;
@@ -33,10 +47,12 @@ if "--single-thread" in sys.argv:  # must be set before jax (and torch) are impo
 import argparse
 import statistics
 import time
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _threads import steady_allocator
 
 from jaxsci import diffusion as jd
 
@@ -58,24 +74,45 @@ def mixture(d, k, seed=0):
     return w / w.sum(), mu, var
 
 
-def torch_denoiser(w, mu, var):
+def torch_denoiser(w, mu, var, samples_minor):
+    """The mixture denoiser in torch: the algorithm of `jaxsci.diffusion.targets.GaussianMixture`
+    (diagonal case), with the samples along the minor axis (`(K, n)` arrays, as jaxsci does
+    for d <= 32) or the major one (`(n, K)`). `run` gives torch the faster of the two."""
     w, mu, var0 = (torch.tensor(a) for a in (w, mu, var))
     log_w = torch.log(w)
 
+    def softmax(logits, dim):  # jaxsci's: terms below exp(-80) are zero, not subnormal
+        z = logits - logits.amax(dim, keepdim=True)
+        e = torch.where(z > -80.0, torch.exp(z), 0.0)
+        return e / e.sum(dim, keepdim=True)
+
     def denoiser(x, sigma):
-        # the same algorithm as jaxsci.diffusion.targets.GaussianMixture (diagonal case)
         s2 = sigma.reshape(-1)[0] ** 2
         var = var0 + s2  # (K, d)
         prec = 1.0 / var
         prec_mu = prec * mu
-        maha = (x * x) @ prec.T - 2.0 * (x @ prec_mu.T) + (prec_mu * mu).sum(-1)  # (n, K) by products
-        logp = -0.5 * (maha + torch.log(var).sum(-1)) + log_w
-        r = torch.softmax(logp, dim=1)
-        m = r @ torch.cat([prec_mu, prec], dim=1)  # sum_k r_k P_k (mu_k - x), as one product
+        const = (prec_mu * mu).sum(-1) + torch.log(var).sum(-1)
         d = x.shape[1]
+        if samples_minor:
+            xt = x.T
+            maha = prec @ (xt * xt) - 2.0 * (prec_mu @ xt)  # (K, n)
+            r = softmax(-0.5 * (maha + const[:, None]) + log_w[:, None], 0)
+            m = torch.cat([prec_mu, prec], dim=1).T @ r  # (2d, n)
+            return x + s2 * (m[:d] - xt * m[d:]).T
+        maha = (x * x) @ prec.T - 2.0 * (x @ prec_mu.T)  # (n, K) by products
+        r = softmax(-0.5 * (maha + const) + log_w, 1)
+        m = r @ torch.cat([prec_mu, prec], dim=1)  # sum_k r_k P_k (mu_k - x), as one product
         return x + s2 * (m[:, :d] - x * m[:, d:])
 
     return denoiser
+
+
+def fastest_torch_denoiser(w, mu, var, x, sigma, repeats):
+    """The faster layout of `torch_denoiser` on this workload (timed at one level)."""
+    options = [(name, torch_denoiser(w, mu, var, minor)) for name, minor in (("(n, K)", False), ("(K, n)", True))]
+    with torch.no_grad():
+        times = [best_threads(lambda: median_time(lambda: f(x, sigma), repeats)) for _, f in options]
+    return options[int(np.argmin(times))]
 
 
 def jax_denoiser(w, mu, var):
@@ -144,12 +181,14 @@ CPU_TIME = False
 def run(repeats, quick, only=None):
     if SINGLE_THREAD and torch is not None:
         torch.set_num_threads(1)
+    print(f"allocator: {steady_allocator()}")
     print(f"threads: {'one (XLA and torch)' if SINGLE_THREAD else 'default (torch: best of 1 and default)'}; "
           f"clock: {'process CPU time' if CPU_TIME else 'wall time'}")
     print(f"devices: {jax.devices()}; torch: {torch.__version__ if torch else 'missing'}; "
           f"k-diffusion: {'installed' if kd_sampling else 'MISSING (column skipped)'}")
-    header = ("workload", "NFE", "jaxsci s", "overhead", "torch NFE x call s", "k-diffusion s", "ratio kd/jaxsci", "max |diff|")
-    rows = []
+    header = ("workload", "NFE", "jaxsci s", "overhead", "overhead/call", "torch NFE x call s", "k-diffusion s",
+              "ratio kd/jaxsci", "max |diff|")
+    rows, noise_rows = [], []
     for name, d, k, batch, steps, sampler, nfe, kd_name, kd_kwargs, stochastic in WORKLOADS:
         if only and not any(o.lower() in name.lower() for o in only):
             continue
@@ -173,12 +212,15 @@ def run(repeats, quick, only=None):
             lambda: sample(x).block_until_ready(), lambda: chain(x, sigmas).block_until_ready(), repeats
         )
         overhead = (t_total - t_calls) / t_total
+        t_call = median_time(lambda: call(x, s_mid).block_until_ready(), 3 * repeats)
+        overhead_call = (t_total - nfe * t_call) / t_total
         t_torch = kd = ratio = diff = float("nan")
         if torch is not None:
-            tden = torch_denoiser(w, mu, var)
             x_t = torch.tensor(np.asarray(x))
             s_t = torch.tensor(np.asarray(sigmas))
             s_mid_t = s_t[0]
+            layout, tden = fastest_torch_denoiser(w, mu, var, x_t, s_mid_t, repeats)
+            print(f"  torch denoiser layout {name}: {layout}", flush=True)
             with torch.no_grad():
                 t_torch = nfe * best_threads(lambda: median_time(lambda: tden(x_t, s_mid_t), repeats))
                 # the two denoisers agree (same analytic mixture, JAX vs torch, float32): per sample,
@@ -197,7 +239,9 @@ def run(repeats, quick, only=None):
                 ratio = kd / t_total
                 out = fn(tden, x_t, s_t, **kwargs).numpy()
                 diff = float(np.max(np.abs(out - np.asarray(sample(x)))))
-        rows.append((name, str(nfe), f"{t_total:.4f}", f"{overhead:.1%}", f"{t_torch:.4f}",
+                if stochastic:
+                    noise_rows.append((name, t_total, kd, *_own_noise_times(fn, tden, x_t, s_t, kd_kwargs, repeats)))
+        rows.append((name, str(nfe), f"{t_total:.4f}", f"{overhead:.1%}", f"{overhead_call:.1%}", f"{t_torch:.4f}",
                      "missing" if kd_sampling is None else f"{kd:.4f}",
                      "-" if kd_sampling is None else f"{ratio:.1f}x",
                      "-" if kd_sampling is None else f"{diff:.1e}"))
@@ -208,8 +252,35 @@ def run(repeats, quick, only=None):
     print(fmt.format(*("-" * w for w in widths)))
     for r in rows:
         print(fmt.format(*r))
-    print("overhead = (jaxsci total - time of NFE chained jitted denoiser calls) / total; "
-          "'torch NFE x call' lower-bounds any eager torch sampler on the same denoiser.")
+    print("overhead = (jaxsci total - time of NFE chained jitted denoiser calls) / total; overhead/call uses NFE x "
+          "one standalone jitted call; 'torch NFE x call' lower-bounds any eager torch sampler on the same denoiser.")
+    if noise_rows:
+        print("\nstochastic samplers, k-diffusion drawing its own noise (ratio = k-diffusion / jaxsci):")
+        for name, t_total, fed, randn, tree in noise_rows:
+            print(f"  {name}: jaxsci {t_total:.4f} s | fed precomputed noise {fed:.4f} s ({fed / t_total:.1f}x) | "
+                  f"torch.randn_like each step {randn:.4f} s ({randn / t_total:.1f}x) | default noise_sampler "
+                  + ("missing (no torchsde)" if tree is None else f"{tree:.4f} s ({tree / t_total:.1f}x)"))
+
+
+def _own_noise_times(fn, tden, x_t, s_t, kd_kwargs, repeats):
+    """k-diffusion's time drawing its own noise: `torch.randn_like` each step, and its
+    default `noise_sampler` (a Brownian tree for the DPM++ SDE samplers; slow, timed once)."""
+    kwargs = dict(kd_kwargs, disable=True)
+    with torch.no_grad():
+        randn = best_threads(lambda: median_time(
+            lambda: fn(tden, x_t, s_t, noise_sampler=lambda s, s_next: torch.randn_like(x_t), **kwargs), repeats))
+        try:
+            import torchsde
+
+            if getattr(torchsde, "BrownianTree", None) is None:  # an empty stand-in module
+                tree = None
+            else:
+                with warnings.catch_warnings():  # torchsde warns about float rounding at the ends
+                    warnings.simplefilter("ignore")
+                    tree = median_time(lambda: fn(tden, x_t, s_t, **kwargs), 1)
+        except ImportError:
+            tree = None
+    return randn, tree
 
 
 def _noise_sampler(key, x, sigmas):

@@ -68,3 +68,27 @@ def test_errors():
         jd.targets.Gaussian(jnp.zeros(2), jnp.eye(3))
     with pytest.raises(ValueError, match="sigma"):
         gaussian_target().denoiser(jnp.zeros((1, 2)), -1.0)
+
+
+@pytest.mark.parametrize("d", [3, 32, 33, 48])
+def test_diagonal_score_both_layouts(d, x64):
+    """Diagonal mixtures compute their score with the samples along the minor axis up to
+    d = 32 and along the major axis above: both against the full-covariance path and
+    autodiff of log_prob, with extra batch axes, and far from every component (where most
+    responsibilities underflow and are flushed to zero) against float64 NumPy."""
+    rng = np.random.default_rng(d)
+    k = 5
+    means, var = 2.0 * rng.standard_normal((k, d)), rng.uniform(0.1, 0.6, (k, d))
+    diag = jd.targets.GaussianMixture(jnp.asarray(rng.uniform(0.5, 1.5, k)), jnp.asarray(means), jnp.asarray(var))
+    x = jnp.asarray(3.0 * rng.standard_normal((2, 3, d)))
+    for sigma in (0.05, 1.0, 30.0):
+        auto = jax.vmap(jax.vmap(jax.grad(lambda v: diag.log_prob(v, sigma))))(x)
+        np.testing.assert_allclose(np.asarray(diag.score(x, sigma)), np.asarray(auto), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(np.asarray(_full(diag).score(x, sigma)), np.asarray(auto), rtol=1e-9, atol=1e-9)
+    far = jnp.asarray(40.0 * rng.standard_normal((4, d)))
+    v = var + 0.1**2
+    logp = -0.5 * (((np.asarray(far)[:, None] - means) ** 2 / v).sum(-1) + np.log(v).sum(-1)) + np.log(diag.weights)
+    r = np.exp(logp - logp.max(1, keepdims=True))
+    r /= r.sum(1, keepdims=True)
+    reference = np.einsum("nk,nkd->nd", r, (means - np.asarray(far)[:, None]) / v)
+    np.testing.assert_allclose(np.asarray(diag.score(far, 0.1)), reference, rtol=1e-10)

@@ -10,6 +10,24 @@ from ..._types import Array, Float, PRNGKey, Scalar
 from ._gaussian import Gaussian, _check_sigma
 
 
+_SAMPLES_MINOR_MAX_D = 32
+"""Diagonal mixtures up to this dimension compute their score with the samples along the
+minor axis (see `GaussianMixture._diagonal_score_samples_minor`)."""
+
+
+def _softmax(logits, axis):
+    """`jax.nn.softmax` with the terms below exp(-80) set to zero rather than computed.
+
+    Far from a component its responsibility underflows; left to `exp`, those terms are
+    subnormal numbers, and products with subnormals are slow on x86 CPUs: the mixture
+    denoiser at sigma = 80 on samples of p_80 ran 2.5x slower. exp(-80) is below float32
+    resolution relative to the largest term (which is 1), so no result changes beyond it.
+    """
+    z = logits - jax.lax.stop_gradient(jnp.max(logits, axis=axis, keepdims=True))
+    e = jnp.where(z > -80.0, jnp.exp(z), 0.0)
+    return e / jnp.sum(e, axis=axis, keepdims=True)
+
+
 class GaussianMixture(eqx.Module):
     """$p_0 = \\sum_k w_k \\mathcal N(\\mu_k, C_k)$; every noised law $p_\\sigma = \\sum_k w_k
     \\mathcal N(\\mu_k, C_k + \\sigma^2 I)$ is again a mixture, so its log density, score and
@@ -95,8 +113,10 @@ class GaussianMixture(eqx.Module):
 
     def score(self, x: Float[Array, "*batch d"], sigma: Scalar) -> Float[Array, "*batch d"]:
         """$\\nabla_x\\log p_\\sigma(x) = \\sum_k P(k\\mid x)\\, \\nabla \\log \\mathcal N_k$."""
+        if self.diagonal and x.shape[-1] <= _SAMPLES_MINOR_MAX_D:
+            return self._diagonal_score_samples_minor(x, sigma)
         logp, prec, prec_diff = self._log_terms(x, sigma)
-        r = jax.nn.softmax(logp, axis=-1)
+        r = _softmax(logp, axis=-1)
         if self.diagonal:
             # sum_k r_k P_k (mu_k - x) = r @ (P mu) - x * (r @ P), with P_k = 1 / (C_k + s^2):
             # one (..., K) x (K, 2d) product instead of a weighted sum over a (..., K, d) array.
@@ -104,6 +124,25 @@ class GaussianMixture(eqx.Module):
             m = jnp.matmul(r, jnp.concatenate([prec * self.means, prec], axis=-1), precision=jax.lax.Precision.HIGHEST)
             return m[..., :d] - x * m[..., d:]
         return -jnp.sum(r[..., None] * prec_diff, axis=-2)
+
+    def _diagonal_score_samples_minor(self, x, sigma):
+        """The diagonal score with the samples along the minor axis: `(d, n)` and `(K, n)`
+        arrays. In the `(n, d)` / `(n, K)` layout a small `d` and `K` leave the vector lanes
+        mostly empty; at d = 2, K = 8 this layout is 2.1x faster per call on the CPU, at
+        d = 32 still 1.15x, and at d = 64, K = 16 1.15x slower (the two transposes)."""
+        _check_sigma(sigma)
+        d = x.shape[-1]
+        var = self.covariances + jnp.asarray(sigma, self.means.dtype) ** 2
+        prec = 1.0 / var
+        prec_mu = prec * self.means
+        xt = x.reshape(-1, d).T
+        hi = jax.lax.Precision.HIGHEST
+        # Mahalanobis terms as in `_log_terms`; the constant d log(2 pi) cancels in softmax
+        const = jnp.sum(prec_mu * self.means, -1) + jnp.sum(jnp.log(var), -1)
+        maha = jnp.matmul(prec, xt * xt, precision=hi) - 2.0 * jnp.matmul(prec_mu, xt, precision=hi)
+        r = _softmax(-0.5 * (maha + const[:, None]) + jnp.log(self.weights)[:, None], axis=0)
+        m = jnp.matmul(jnp.concatenate([prec_mu, prec], axis=-1).T, r, precision=hi)
+        return (m[:d] - xt * m[d:]).T.reshape(x.shape)
 
     def denoiser(self, x: Float[Array, "*batch d"], sigma: Scalar) -> Float[Array, "*batch d"]:
         """The exact denoiser $E[x_0 \\mid x]$ via Tweedie's formula."""
