@@ -22,7 +22,8 @@ class AbstractSampler(eqx.Module):
     A sampler is a Module whose fields are its hyperparameters. `sample` calls `init` once
     and then `step` inside one `lax.scan`; whatever a sampler must remember between steps
     (previous denoised estimates, previous step sizes, the step index) lives in the state
-    that `init` returns, so it is carried by the scan.
+    that `init` returns, so it is carried by the scan. Keep batch-sized history in a
+    `jaxsci.diffusion.samplers.History`, which the loop updates in place.
 
     Subclasses define:
 
