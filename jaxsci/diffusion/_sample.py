@@ -121,8 +121,8 @@ def sample(
                 return out
             return denoiser(y, s)
 
-        # pure: a stage that the final step discards may be skipped (`unless_last`)
-        den.skippable = final and not stateful
+        # marks read by `unless_last`: a pure denoiser's discarded final stage may be skipped
+        den.pure, den.final, den.declared = not stateful, final, sampler.skips_final_stage
         step_key = None if key is None or not sampler.stochastic else jax.random.fold_in(key, i)
         x, state = sampler.step(state, den, x, sigma, sigma_next, step_key)
         return (x, state, box[0]), None

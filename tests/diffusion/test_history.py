@@ -50,11 +50,19 @@ def test_history_under_vmap_and_grad():
     np.testing.assert_array_equal(np.asarray(g), np.stack([-2.0 * np.ones(3), np.ones(3)]))
 
 
-def test_history_errors():
+def test_history_errors_and_size():
     with pytest.raises(ValueError, match="size"):
         History.empty(0, jnp.zeros(3))
+    with pytest.raises(ValueError, match="size"):
+        History.empty(2.5, jnp.zeros(3))
     with pytest.raises(IndexError, match="lag"):
         History.empty(2, jnp.zeros(3))[2]
+    with pytest.raises(ValueError, match="shape"):
+        History.empty(2, jnp.zeros(3)).push(jnp.zeros(4))
+    assert History.empty(np.int64(3), jnp.zeros(2)).size == 3
+    # the size is static: a History returned from vmap keeps it (its buffer gains the batch axis)
+    batched = jax.vmap(lambda v: History.empty(3, v).push(v))(jnp.ones((5, 2)))
+    assert batched.size == 3 and batched.buffer.shape == (5, 3, 2)
 
 
 def _loop_bodies(hlo: str) -> list[str]:
@@ -78,6 +86,7 @@ def _plain_copies(body: str, dims: str) -> list[str]:
 SAMPLERS = [
     jd.Euler(), jd.Heun(), jd.DPM2(), jd.LMS(order=3), jd.DDIM(eta=0.5), jd.EulerAncestral(),
     jd.DPMpp2M(), jd.DPMpp2SAncestral(), jd.DPMppSDE(), jd.DPMpp2MSDE(), jd.DPMpp3MSDE(),
+    jd.EulerMaruyama(), jd.PredictorCorrector(jd.Heun(), jd.Langevin()),
 ]  # fmt: skip
 
 
@@ -120,4 +129,6 @@ def test_sampling_loop_copies_no_batch_array(sampler):
 
         jax.jit(lambda x: jd.sample(counted, x, sigmas, sampler=sampler, key=jax.random.key(1)))(x)
         jax.effects_barrier()
-        assert len(calls) == 2 * (sigmas.shape[0] - 1) - 1
+        n = sigmas.shape[0] - 1
+        corrector = n if isinstance(sampler, jd.PredictorCorrector) else 0  # one Langevin call a level
+        assert len(calls) == 2 * n - 1 + corrector

@@ -68,6 +68,8 @@ CASES = {
     "DPMpp2M": (jd.DPMpp2M(), "sample_dpmpp_2m", {}),
     "EulerAncestral": (jd.EulerAncestral(eta=0.7), "sample_euler_ancestral", {"eta": 0.7, "noise": 1}),
     "DPMpp2SAncestral": (jd.DPMpp2SAncestral(), "sample_dpmpp_2s_ancestral", {"noise": 1}),
+    # eta > 1: some steps before the last end at sigma_down = 0 (Euler steps in both)
+    "DPMpp2SAncestral(eta=1.5)": (jd.DPMpp2SAncestral(eta=1.5), "sample_dpmpp_2s_ancestral", {"noise": 1, "eta": 1.5}),
     "DPMppSDE": (jd.DPMppSDE(), "sample_dpmpp_sde", {"noise": 2}),
     "DPMpp2MSDE(midpoint)": (jd.DPMpp2MSDE(), "sample_dpmpp_2m_sde", {"noise": 1}),
     "DPMpp2MSDE(heun)": (jd.DPMpp2MSDE(solver_type="heun"), "sample_dpmpp_2m_sde", {"noise": 1, "solver_type": "heun"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import warnings
 from typing import Any, Callable, ClassVar
 
 import equinox as eqx
@@ -38,8 +39,8 @@ class AbstractSampler(eqx.Module):
 
     skips_final_stage: ClassVar[bool] = False
     """Whether `step` evaluates a stage with `unless_last` that the step to sigma = 0
-    discards. `sample` then runs the final step outside its loop, the only place the stage
-    is skipped, so the loop itself holds no `lax.cond`."""
+    discards. `sample` then runs the final step outside its loop, where the stage is
+    skipped, so the loop itself holds no `lax.cond`."""
 
     @property
     @abc.abstractmethod
@@ -63,18 +64,29 @@ class AbstractSampler(eqx.Module):
         """One step from noise level `sigma` to `sigma_next`."""
 
 
-def unless_last(last: Array, denoiser: Denoiser, y: Array, sigma: Array) -> Array:
+def unless_last(last: Array, denoiser: Denoiser, y: Array, sigma: Array, *, anywhere: bool = False) -> Array:
     """`denoiser(y, sigma)`, or zeros without evaluating it when `last` (a scalar) is true.
 
-    For a second stage whose output the final step discards (declare
-    `skips_final_stage = True` on the sampler). `sample` runs its loop with denoisers that
-    are always evaluated, and its final step, outside the loop, with a pure denoiser marked
-    `skippable`, which runs under `jax.lax.cond`: the final step costs one call, as in
-    k-diffusion, and the loop holds no `cond` (on the CPU a `cond` around the second call
-    cost more than the call it saved). Unmarked denoisers (stateful ones, or a plain function
-    passed to `step` directly) are always evaluated and the result is used as is.
+    For a second stage whose output the step to sigma = 0 discards; a sampler that uses it
+    declares `skips_final_stage = True`. `sample` then runs its loop with the denoiser always
+    evaluated, and the final step after the loop, where the skip is a `jax.lax.cond`: the
+    final step costs one call, as in k-diffusion, and the loop holds no `cond` (on the CPU a
+    `cond` around the second call cost more than the call it saved). Pass `anywhere=True`
+    when `last` may also be true before the final step (DPM++(2S) ancestral with
+    `eta > 1`); the `cond` then runs inside the loop too.
+
+    `sample` marks its denoiser with attributes: `pure` (not stateful, so it may be skipped)
+    and `final` (the step after the loop). Stateful denoisers, and plain functions passed to
+    `step` directly, are always evaluated and the result is used as is.
     """
-    if getattr(denoiser, "skippable", False):
+    pure, final = getattr(denoiser, "pure", False), getattr(denoiser, "final", False)
+    if pure and not final and not anywhere and not getattr(denoiser, "declared", True):
+        warnings.warn(
+            "unless_last is used by a sampler that does not declare skips_final_stage = True, "
+            "so sample() evaluates the discarded stage of its final step.",
+            stacklevel=2,
+        )
+    if pure and (final or anywhere):
         return jax.lax.cond(last, jnp.zeros_like, lambda y: denoiser(y, sigma), y)
     return denoiser(y, sigma)
 
@@ -92,8 +104,12 @@ def ancestral_step(sigma: Array, sigma_next: Array, eta) -> tuple[Array, Array]:
     variance-exploding form).
     """
     var = sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2
-    up = jnp.minimum(sigma_next, eta * jnp.sqrt(jnp.maximum(var, 0.0)))
-    down = jnp.sqrt(jnp.maximum(sigma_next**2 - up**2, 0.0))
+    positive = var > 0  # sqrt with a finite gradient at var = 0 (sigma' = 0 or sigma' = sigma)
+    up = jnp.minimum(sigma_next, jnp.where(positive, eta * jnp.sqrt(jnp.where(positive, var, 1.0)), 0.0))
+    # exactly 0 when up is clamped to sigma' (sigma'^2 - up^2 can round to +1e-8 with fused
+    # multiply-adds, and samplers test sigma_down <= 0), with a finite gradient there
+    zero = up >= sigma_next
+    down = jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, (sigma_next - up) * (sigma_next + up))))
     return down, up
 
 

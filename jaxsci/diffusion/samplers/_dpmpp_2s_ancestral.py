@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
 from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, to_d, unless_last
 from ._euler_ancestral import _is_nonzero
+
+
+def _may_end_early(eta) -> bool:
+    """Whether a step before the last may end at sigma_down = 0: `eta > 1`, or a traced eta.
+    With `eta <= 1`, sigma_up < sigma' whenever sigma' > 0."""
+    try:
+        return float(eta) > 1.0
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        return True
 
 
 class DPMpp2SAncestral(AbstractSampler):
@@ -16,7 +26,9 @@ class DPMpp2SAncestral(AbstractSampler):
     \\tfrac{\\sigma_{down}}{\\sigma} x - (e^{-h} - 1) D(x_m, \\sigma_m) + s_{noise}\\sigma_{up} z$
     with $h = \\log(\\sigma/\\sigma_{down})$, $\\sigma_m = \\sqrt{\\sigma\\sigma_{down}}$. A step
     ending at $\\sigma_{down} = 0$ is an Euler step. `eta = 0` is deterministic. Two denoiser
-    calls per step (one where the step ends at $\\sigma_{down} = 0$).
+    calls per step, one where the step ends at $\\sigma_{down} = 0$: the final step, and with
+    `eta > 1` (or a traced `eta`) any step whose noise takes the whole level (then the skip is
+    a `lax.cond` inside the sampling loop).
 
     **Arguments:**
 
@@ -53,7 +65,7 @@ class DPMpp2SAncestral(AbstractSampler):
         h = jnp.log(sigma) - jnp.log(down_s)
         sigma_mid = jnp.sqrt(sigma * down_s)
         x_2 = (sigma_mid / sigma) * x - jnp.expm1(-0.5 * h) * denoised
-        denoised_2 = unless_last(last, denoiser, x_2, sigma_mid)
+        denoised_2 = unless_last(last, denoiser, x_2, sigma_mid, anywhere=_may_end_early(self.eta))
         x_dpm = (down_s / sigma) * x - jnp.expm1(-h) * denoised_2
         x_euler = x + to_d(x, sigma, denoised) * (down - sigma)
         x = jnp.where(last, x_euler, x_dpm)

@@ -90,6 +90,10 @@ class PredictorCorrector(AbstractSampler):
     def stochastic(self) -> bool:
         return True
 
+    @property
+    def skips_final_stage(self) -> bool:  # the predictor's (e.g. Heun's second call)
+        return self.predictor.skips_final_stage
+
     def init(self, x: Array, sigmas: Array):
         return self.predictor.init(x, sigmas)
 
