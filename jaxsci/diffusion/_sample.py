@@ -136,7 +136,8 @@ def sample(
     if not sampler.skips_final_stage:
         (x, _, _), _ = jax.lax.scan(body, carry0, inputs)
         return x
-    # the final step, the only one whose second stage may be skipped, runs after the loop
+    # the final step runs after the loop: there `unless_last` skips the discarded stage under
+    # a cond, which inside the loop it does only when asked to (`anywhere=True`)
     carry, _ = jax.lax.scan(body, carry0, jax.tree.map(lambda a: a[:-1], inputs))
     (x, _, _), _ = last(carry, jax.tree.map(lambda a: a[-1], inputs))
     return x
