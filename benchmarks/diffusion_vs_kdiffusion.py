@@ -31,7 +31,8 @@ subtracts NFE times one standalone jitted call, the issue's definition, which al
 each call's dispatch and output allocation as denoiser time.
 
 Run: `python benchmarks/diffusion_vs_kdiffusion.py [--repeats 5] [--quick] [--only SDE]
-[--single-thread] [--cpu-time]`. `--single-thread` runs XLA and torch on one thread each;
+[--single-thread] [--cpu-time] [--extra]`. `--extra` adds workloads outside the issue's list:
+a network denoiser (an MLP in both libraries, same weights) and small batches. `--single-thread` runs XLA and torch on one thread each;
 `--cpu-time` reports process CPU time (use it with `--single-thread` on a loaded machine).
 """
 
@@ -115,6 +116,48 @@ def fastest_torch_denoiser(w, mu, var, x, sigma, repeats):
     return options[int(np.argmin(times))]
 
 
+def mlp_weights(d, hidden, seed=0):
+    """Random weights of a 3-layer SiLU network `(d + 1) -> hidden -> hidden -> d`."""
+    rng = np.random.default_rng(seed)
+    sizes = [d + 1, hidden, hidden, d]
+    return [((rng.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32), np.zeros(n, np.float32))
+            for m, n in zip(sizes[:-1], sizes[1:])]
+
+
+def jax_mlp_denoiser(weights):
+    """An EDM-preconditioned network denoiser (sigma_data = 1): D = c_skip x + c_out F(c_in x,
+    log(sigma) / 4). The network stands in for a trained model: what matters here is that each
+    call costs matrix products, as a real denoiser's does."""
+    params = [(jnp.asarray(a), jnp.asarray(b)) for a, b in weights]
+    hi = jax.lax.Precision.HIGHEST
+
+    def denoiser(x, sigma):
+        s2 = sigma**2
+        h = jnp.concatenate([x / jnp.sqrt(s2 + 1.0), jnp.full(x.shape[:1] + (1,), jnp.log(sigma) / 4)], -1)
+        for i, (a, b) in enumerate(params):
+            h = jnp.matmul(h, a, precision=hi) + b
+            h = jax.nn.silu(h) if i < len(params) - 1 else h
+        return x / (s2 + 1.0) + sigma / jnp.sqrt(s2 + 1.0) * h
+
+    return denoiser
+
+
+def torch_mlp_denoiser(weights):
+    """The same network in torch."""
+    params = [(torch.tensor(a), torch.tensor(b)) for a, b in weights]
+
+    def denoiser(x, sigma):
+        sigma = sigma.reshape(-1)[0]
+        s2 = sigma**2
+        h = torch.cat([x / torch.sqrt(s2 + 1.0), torch.full((x.shape[0], 1), float(torch.log(sigma) / 4))], -1)
+        for i, (a, b) in enumerate(params):
+            h = torch.addmm(b, h, a)
+            h = torch.nn.functional.silu(h) if i < len(params) - 1 else h
+        return x / (s2 + 1.0) + sigma / torch.sqrt(s2 + 1.0) * h
+
+    return denoiser
+
+
 def jax_denoiser(w, mu, var):
     return jd.targets.GaussianMixture(jnp.asarray(w), jnp.asarray(mu), jnp.asarray(var)).denoiser
 
@@ -174,11 +217,22 @@ WORKLOADS = [
 ]
 
 
+# Not the issue's workloads (`--extra`): the two ends of the trade-off between its goals. A
+# network denoiser leaves the sampler's overhead a small share but the ratio near the two
+# frameworks' matrix-product speeds; a small batch makes eager torch's per-op cost dominate.
+# "K" = "mlp-H" is a network of width H in place of the mixture.
+EXTRA_WORKLOADS = [
+    ("extra: DPM++ 2M MLP d=64 h=512 B=2048 20 steps", 64, "mlp-512", 2048, 20, jd.DPMpp2M(), 20, "sample_dpmpp_2m", {}, False),
+    ("extra: Heun MLP d=64 h=512 B=2048 18 steps", 64, "mlp-512", 2048, 18, jd.Heun(), 35, "sample_heun", {}, False),
+    ("extra: DPM++ 2M d=64 K=16 B=64 20 steps", 64, 16, 64, 20, jd.DPMpp2M(), 20, "sample_dpmpp_2m", {}, False),
+    ("extra: Euler d=2 K=8 B=256 20 steps", 2, 8, 256, 20, jd.Euler(), 20, "sample_euler", {}, False),
+]
+
 SINGLE_THREAD = False
 CPU_TIME = False
 
 
-def run(repeats, quick, only=None):
+def run(repeats, quick, only=None, extra=False):
     if SINGLE_THREAD and torch is not None:
         torch.set_num_threads(1)
     print(f"allocator: {steady_allocator()}")
@@ -189,13 +243,17 @@ def run(repeats, quick, only=None):
     header = ("workload", "NFE", "jaxsci s", "overhead", "overhead/call", "torch NFE x call s", "k-diffusion s",
               "ratio kd/jaxsci", "max |diff|")
     rows, noise_rows = [], []
-    for name, d, k, batch, steps, sampler, nfe, kd_name, kd_kwargs, stochastic in WORKLOADS:
+    for name, d, k, batch, steps, sampler, nfe, kd_name, kd_kwargs, stochastic in WORKLOADS + (EXTRA_WORKLOADS if extra else []):
         if only and not any(o.lower() in name.lower() for o in only):
             continue
         if quick:
             batch = max(batch // 16, 16)
-        w, mu, var = mixture(d, k)
-        den = jax_denoiser(w, mu, var)
+        if isinstance(k, str):  # a network denoiser
+            weights = mlp_weights(d, int(k.split("-")[1]))
+            den = jax_mlp_denoiser(weights)
+        else:
+            w, mu, var = mixture(d, k)
+            den = jax_denoiser(w, mu, var)
         sigmas = jd.karras_sigmas(steps, 0.002, 80.0)
         x = 80.0 * jax.random.normal(jax.random.key(0), (batch, d))
         key = jax.random.key(1) if stochastic else None
@@ -219,8 +277,11 @@ def run(repeats, quick, only=None):
             x_t = torch.tensor(np.asarray(x))
             s_t = torch.tensor(np.asarray(sigmas))
             s_mid_t = s_t[0]
-            layout, tden = fastest_torch_denoiser(w, mu, var, x_t, s_mid_t, repeats)
-            print(f"  torch denoiser layout {name}: {layout}", flush=True)
+            if isinstance(k, str):
+                tden = torch_mlp_denoiser(weights)
+            else:
+                layout, tden = fastest_torch_denoiser(w, mu, var, x_t, s_mid_t, repeats)
+                print(f"  torch denoiser layout {name}: {layout}", flush=True)
             with torch.no_grad():
                 t_torch = nfe * best_threads(lambda: median_time(lambda: tden(x_t, s_mid_t), repeats))
                 # the two denoisers agree (same analytic mixture, JAX vs torch, float32): per sample,
@@ -303,7 +364,8 @@ if __name__ == "__main__":
     parser.add_argument("--only", nargs="*", default=None, help="run workloads whose name contains one of these")
     parser.add_argument("--single-thread", action="store_true", help="one thread for XLA and for torch")
     parser.add_argument("--cpu-time", action="store_true", help="report process CPU time, not wall time")
+    parser.add_argument("--extra", action="store_true", help="also the extra workloads (network denoiser, small batches)")
     args = parser.parse_args()
     SINGLE_THREAD = args.single_thread
     CPU_TIME = args.cpu_time
-    run(args.repeats, args.quick, args.only)
+    run(args.repeats, args.quick, args.only, args.extra)
