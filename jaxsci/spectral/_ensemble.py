@@ -13,6 +13,7 @@ from ._pde import num_channels
 from ._rollout import rollout
 from ._stepper import AbstractSpectralStepper
 
+
 def ensemble_rollout(
     stepper: Callable,
     u0: Shaped[Array, "b c *shape"],

@@ -124,11 +124,17 @@ def safe_next(sigma: Array, sigma_next: Array) -> tuple[Array, Array]:
     return last, jnp.where(last, 0.5 * sigma, sigma_next)
 
 
+def concrete(value) -> float | None:
+    """A hyperparameter's value as a float at trace time, or `None` when it is traced (or
+    not a scalar): for checks and static choices that apply only to concrete values."""
+    try:
+        return float(value)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        return None
+
+
 def check_eta(name: str, value) -> None:
     """Trace-time check of a non-negative hyperparameter when it is concrete."""
-    try:
-        v = float(value)
-    except (TypeError, jax.errors.ConcretizationTypeError):
-        return
-    if v < 0:
+    v = concrete(value)
+    if v is not None and v < 0:
         raise ValueError(f"{name} must be non-negative, got {v}.")

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, to_d, unless_last
+from ._base import AbstractSampler, ancestral_step, check_eta, concrete, normal_like, to_d, unless_last
 from ._euler_ancestral import _is_nonzero
 
 
 def _may_end_early(eta) -> bool:
     """Whether a step before the last may end at sigma_down = 0: `eta > 1`, or a traced eta.
     With `eta <= 1`, sigma_up < sigma' whenever sigma' > 0."""
-    try:
-        return float(eta) > 1.0
-    except (TypeError, jax.errors.ConcretizationTypeError):
-        return True
+    v = concrete(eta)
+    return v is None or v > 1.0
 
 
 class DPMpp2SAncestral(AbstractSampler):

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, safe_next, unless_last
+from ._base import AbstractSampler, ancestral_step, check_eta, concrete, normal_like, safe_next, unless_last
 from ._euler_ancestral import _is_nonzero
 
 
@@ -49,11 +49,9 @@ class DPMppSDE(AbstractSampler):
 
     def __check_init__(self):
         check_eta("DPMppSDE: eta", self.eta)
-        try:
-            if not 0.0 < float(self.r) <= 1.0:
-                raise ValueError(f"DPMppSDE: r must lie in (0, 1], got {float(self.r)}.")
-        except (TypeError, jax.errors.ConcretizationTypeError):
-            pass
+        r = concrete(self.r)
+        if r is not None and not 0.0 < r <= 1.0:
+            raise ValueError(f"DPMppSDE: r must lie in (0, 1], got {r}.")
 
     @property
     def stochastic(self) -> bool:
