@@ -133,6 +133,13 @@ def concrete(value) -> float | None:
         return None
 
 
+def may_be_nonzero(value) -> bool:
+    """Whether a hyperparameter may be nonzero: `False` only for a concrete zero (a traced
+    value may be anything). Decides at trace time whether a sampler draws noise."""
+    v = concrete(value)
+    return v is None or v != 0.0
+
+
 def check_eta(name: str, value) -> None:
     """Trace-time check of a non-negative hyperparameter when it is concrete."""
     v = concrete(value)

@@ -7,15 +7,7 @@ import math
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, normal_like
-
-
-def churn_stochastic(s_churn) -> bool:
-    """Whether churn draws noise: `False` only when `s_churn` is a concrete zero."""
-    try:
-        return float(s_churn) != 0.0
-    except Exception:
-        return True
+from ._base import AbstractSampler, may_be_nonzero, normal_like
 
 
 def churn(sampler, num_steps, x, sigma, key):
@@ -24,7 +16,7 @@ def churn(sampler, num_steps, x, sigma, key):
     $\\gamma = \\min(S_{churn}/N, \\sqrt 2 - 1)$ inside $[S_{tmin}, S_{tmax}]$, else 0.
     Returns `(x_hat, sigma_hat)`. Without a key (deterministic use) nothing is added.
     """
-    if key is None or not churn_stochastic(sampler.s_churn):
+    if key is None or not may_be_nonzero(sampler.s_churn):
         return x, sigma
     inside = (sigma >= sampler.s_tmin) & (sigma <= sampler.s_tmax)
     gamma = jnp.where(inside, jnp.minimum(sampler.s_churn / num_steps, math.sqrt(2.0) - 1.0), 0.0)
@@ -62,7 +54,7 @@ class AbstractChurnSampler(AbstractSampler):
 
     @property
     def stochastic(self) -> bool:
-        return churn_stochastic(self.s_churn)
+        return may_be_nonzero(self.s_churn)
 
     def init(self, x: Array, sigmas: Array):
         return jnp.asarray(sigmas.shape[0] - 1, x.dtype)

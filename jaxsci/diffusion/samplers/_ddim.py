@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, normal_like
-from ._euler_ancestral import _is_nonzero
+from ._base import AbstractSampler, may_be_nonzero, normal_like
 
 
 class DDIM(AbstractSampler):
@@ -43,7 +42,7 @@ class DDIM(AbstractSampler):
 
     @property
     def stochastic(self) -> bool:
-        return _is_nonzero(self.eta)
+        return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
         return None

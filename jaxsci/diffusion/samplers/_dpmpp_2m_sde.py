@@ -6,8 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, normal_like, safe_next
-from ._euler_ancestral import _is_nonzero
+from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next
 from ._history import History
 
 
@@ -47,7 +46,7 @@ class DPMpp2MSDE(AbstractSampler):
 
     @property
     def stochastic(self) -> bool:
-        return _is_nonzero(self.eta)
+        return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
         return History.empty(2, x), jnp.ones((), x.dtype), jnp.zeros((), bool)

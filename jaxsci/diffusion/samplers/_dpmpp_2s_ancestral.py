@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, concrete, normal_like, to_d, unless_last
-from ._euler_ancestral import _is_nonzero
+from ._base import AbstractSampler, ancestral_step, check_eta, concrete, may_be_nonzero, normal_like, to_d, unless_last
 
 
 def _may_end_early(eta) -> bool:
@@ -49,7 +48,7 @@ class DPMpp2SAncestral(AbstractSampler):
 
     @property
     def stochastic(self) -> bool:
-        return _is_nonzero(self.eta)
+        return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
         return None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, normal_like, safe_next
-from ._euler_ancestral import _is_nonzero
+from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next
 from ._history import History
 
 
@@ -41,7 +40,7 @@ class DPMpp3MSDE(AbstractSampler):
 
     @property
     def stochastic(self) -> bool:
-        return _is_nonzero(self.eta)
+        return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
         one = jnp.ones((), x.dtype)

@@ -6,8 +6,16 @@ import jax
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, concrete, normal_like, safe_next, unless_last
-from ._euler_ancestral import _is_nonzero
+from ._base import (
+    AbstractSampler,
+    ancestral_step,
+    check_eta,
+    concrete,
+    may_be_nonzero,
+    normal_like,
+    safe_next,
+    unless_last,
+)
 
 
 def _brownian_pair(key, x, sigma, sigma_mid, sigma_next):
@@ -55,7 +63,7 @@ class DPMppSDE(AbstractSampler):
 
     @property
     def stochastic(self) -> bool:
-        return _is_nonzero(self.eta)
+        return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
         return None

@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, normal_like, to_d
-
-
-def _is_nonzero(value) -> bool:
-    try:
-        return float(value) != 0.0
-    except Exception:
-        return True
+from ._base import AbstractSampler, ancestral_step, check_eta, may_be_nonzero, normal_like, to_d
 
 
 class EulerAncestral(AbstractSampler):
@@ -45,7 +38,7 @@ class EulerAncestral(AbstractSampler):
 
     @property
     def stochastic(self) -> bool:
-        return _is_nonzero(self.eta)
+        return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
         return None
