@@ -2,7 +2,7 @@
 
 The mixture denoiser (diagonal covariances) is written once in JAX
 (`jaxsci.diffusion.targets.GaussianMixture`) and once in torch (below: the same algorithm, in
-whichever of its two array layouts is faster for torch on the workload), and both samplers
+whichever of its three forms is fastest for torch on the workload), and both samplers
 run in this process on identical inputs and sigmas. k-diffusion is not a jaxsci dependency
 (its package pulls in torchvision, wandb, kornia, ...): when `k_diffusion` is not importable
 its column is reported as missing, never estimated. What is always measured:

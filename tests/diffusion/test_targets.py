@@ -98,16 +98,21 @@ def test_diagonal_score_both_layouts(d, x64):
     bad[1, 0] = np.nan
     out = np.asarray(diag.score(jnp.asarray(bad), 0.1))
     assert np.isnan(out[1]).all() and np.isfinite(out[[0, 2, 3]]).all()
+    # a NaN in a parameter makes every score NaN, never a silently finite value
+    nan_mean = jd.targets.GaussianMixture(diag.weights, diag.means.at[2, 0].set(jnp.nan), diag.covariances)
+    assert np.isnan(np.asarray(nan_mean.score(x, 1.0))).all()
 
 
-@pytest.mark.parametrize("d", [2, 8, 64])
-def test_mixture_denoiser_float32(d):
+@pytest.mark.parametrize("d, tol", [(2, 4e-6), (8, 4e-6), (64, 4e-5)])
+def test_mixture_denoiser_float32(d, tol):
     """The float32 denoiser (both layouts) against the float64 one, at noise levels from
-    0.002 to 80 on samples of each noised law."""
+    0.002 to 80 on samples of each noised law. Measured errors: at most 1e-6 relative for
+    d <= 8, 1.2e-5 at d = 64 (sigma = 10)."""
     rng = np.random.default_rng(d)
     k = 8
     w, means, var = rng.uniform(0.5, 1.5, k), 3.0 * rng.standard_normal((k, d)), rng.uniform(0.1, 0.5, (k, d))
-    x0 = means[rng.integers(0, k, 4000)] + np.sqrt(var[0]) * rng.standard_normal((4000, d))
+    component = rng.integers(0, k, 4000)
+    x0 = means[component] + np.sqrt(var[component]) * rng.standard_normal((4000, d))
     with jax.enable_x64():
         g64 = jd.targets.GaussianMixture(jnp.asarray(w), jnp.asarray(means), jnp.asarray(var))
         for sigma in (0.002, 0.1, 1.0, 10.0, 80.0):
@@ -117,24 +122,25 @@ def test_mixture_denoiser_float32(d):
             out = np.asarray(g32.denoiser(jnp.asarray(x, jnp.float32), jnp.float32(sigma)))
             assert out.dtype == np.float32
             scale = np.abs(ref).max()
-            assert np.abs(out - ref).max() < 4e-5 * max(scale, sigma), (sigma, np.abs(out - ref).max(), scale)
+            assert np.abs(out - ref).max() < tol * max(scale, sigma), (sigma, np.abs(out - ref).max(), scale)
 
 
 @pytest.mark.parametrize("d", [2, 40])
 def test_diagonal_denoiser_gradients(d, x64):
-    """Gradients of the diagonal denoiser (both layouts) with respect to x and the means,
-    and vmap over sigma, against the full-covariance path."""
+    """Gradients of the diagonal denoiser (both layouts) with respect to the weights, means,
+    variances, x and sigma, and vmap over sigma, against the full-covariance path."""
     rng = np.random.default_rng(d)
     k = 4
     w, mu, var = (jnp.asarray(a) for a in (rng.uniform(0.5, 1.5, k), 2 * rng.standard_normal((k, d)), rng.uniform(0.1, 0.6, (k, d))))
     x = jnp.asarray(2 * rng.standard_normal((7, d)))
 
-    def loss(means, x, diagonal):
-        g = jd.targets.GaussianMixture(w, means, var if diagonal else jax.vmap(jnp.diag)(var))
-        return jnp.sum(jnp.sin(g.denoiser(x, 0.7)))
+    def loss(weights, means, variances, x, sigma, diagonal):
+        g = jd.targets.GaussianMixture(weights, means, variances if diagonal else jax.vmap(jnp.diag)(variances))
+        return jnp.sum(jnp.sin(g.denoiser(x, sigma)))
 
-    grad = jax.jit(jax.grad(loss, (0, 1)), static_argnums=2)
-    for a, b in zip(grad(mu, x, True), grad(mu, x, False)):
+    grad = jax.jit(jax.grad(loss, (0, 1, 2, 3, 4)), static_argnums=5)
+    args = (w, mu, var, x, jnp.asarray(0.7))
+    for a, b in zip(grad(*args, True), grad(*args, False)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-10, atol=1e-12)
     g = jd.targets.GaussianMixture(w, mu, var)
     sigmas = jnp.array([0.1, 1.0, 10.0])

@@ -145,7 +145,7 @@ class GaussianMixture(eqx.Module):
         d = 2 against a copy of x that costs about 1% of it.
 
         Three more choices, each measured on one CPU core (d = 2, K = 8, n = 100000 unless
-        said): together 1.6x (d = 8) to 2.5x (d = 2) faster per call than the plain form.
+        said): together 1.6x (d = 8) to 2.2-2.5x (d = 2) faster per call than the plain form.
 
         - Up to d = 4 the Mahalanobis terms are one `(K, 2d) x (2d, n)` product on the stacked
           `[x * x; x]`; a contraction over d = 2 uses the matrix unit poorly. From d = 8 the
