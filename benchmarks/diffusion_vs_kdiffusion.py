@@ -75,13 +75,18 @@ def mixture(d, k, seed=0):
     return w / w.sum(), mu, var
 
 
-def torch_denoiser(w, mu, var, samples_minor, fused=False):
+TORCH_FORMS = ("(n, K)", "(K, n)", "(K, n) fused")
+
+
+def torch_denoiser(w, mu, var, form):
     """The mixture denoiser in torch: the algorithm of `jaxsci.diffusion.targets.GaussianMixture`
-    (diagonal case), with the samples along the minor axis (`(K, n)` arrays, as jaxsci does
-    for d <= 32) or the major one (`(n, K)`). `fused` (samples minor only) is jaxsci's form
-    there: one product on the stacked `[x * x; x]` up to d = 4, and the softmax's normaliser
-    taken from a row of ones in the output product. `run` gives torch the fastest of the
-    three."""
+    (diagonal case), in one of `TORCH_FORMS`: the samples along the major axis (`"(n, K)"`
+    arrays), along the minor one (`"(K, n)"`, as jaxsci does for d <= 32), or jaxsci's
+    present samples-minor form (`"(K, n) fused"`: one product on the stacked `[x * x; x]` up
+    to d = 4, and the softmax's normaliser from a row of ones in the output product). `run`
+    gives torch the fastest of the three."""
+    if form not in TORCH_FORMS:
+        raise ValueError(f"form must be one of {TORCH_FORMS}, got {form!r}.")
     w, mu, var0 = (torch.tensor(a) for a in (w, mu, var))
     log_w = torch.log(w)
 
@@ -100,7 +105,7 @@ def torch_denoiser(w, mu, var, samples_minor, fused=False):
         prec_mu = prec * mu
         const = (prec_mu * mu).sum(-1) + torch.log(var).sum(-1)
         d = x.shape[1]
-        if samples_minor and fused:
+        if form == "(K, n) fused":
             xt = x.T
             if d <= 4:
                 maha = torch.cat([prec, -2.0 * prec_mu], dim=1) @ torch.cat([xt * xt, xt], dim=0)
@@ -109,7 +114,7 @@ def torch_denoiser(w, mu, var, samples_minor, fused=False):
             e = unnormalised_softmax(-0.5 * (maha + const[:, None]) + log_w[:, None], 0)
             m = torch.cat([prec_mu, prec, torch.ones_like(prec[:, :1])], dim=1).T @ e  # (2d + 1, n)
             return x + s2 * ((m[:d] - xt * m[d : 2 * d]) / m[2 * d]).T
-        if samples_minor:
+        if form == "(K, n)":
             xt = x.T
             maha = prec @ (xt * xt) - 2.0 * (prec_mu @ xt)  # (K, n)
             r = softmax(-0.5 * (maha + const[:, None]) + log_w[:, None], 0)
@@ -125,8 +130,7 @@ def torch_denoiser(w, mu, var, samples_minor, fused=False):
 
 def fastest_torch_denoiser(w, mu, var, x, sigma, repeats):
     """The fastest form of `torch_denoiser` on this workload (timed at one level)."""
-    forms = (("(n, K)", False, False), ("(K, n)", True, False), ("(K, n) fused", True, True))
-    options = [(name, torch_denoiser(w, mu, var, minor, fused)) for name, minor, fused in forms]
+    options = [(form, torch_denoiser(w, mu, var, form)) for form in TORCH_FORMS]
     with torch.no_grad():
         times = [best_threads(lambda: median_time(lambda: f(x, sigma), repeats)) for _, f in options]
     return options[int(np.argmin(times))]

@@ -14,23 +14,32 @@ _SAMPLES_MINOR_MAX_D = 32
 """Diagonal mixtures up to this dimension compute their score with the samples along the
 minor axis (see `GaussianMixture._diagonal_score_samples_minor`)."""
 
+_STACKED_PRODUCT_MAX_D = 4
+"""Up to this dimension the samples-minor score forms its Mahalanobis terms with one product
+on the stacked `[x * x; x]`; above it, with two products."""
 
-def _unnormalised_softmax(logits, logits_for_max, axis):
-    """`exp(logits - max)` along `axis`, with the terms below exp(-80) flushed to zero; the
-    max is read from `logits_for_max` (the same values, see `_diagonal_score_samples_minor`).
+
+def _unnormalised_softmax(logits, axis, *, unfused_max=False):
+    """`exp(logits - max)` along `axis`, with the terms below exp(-80) flushed to zero.
 
     Far from a component its responsibility underflows; left as they are, those terms are
     subnormal numbers, and products with subnormals are slow on x86 CPUs: the mixture
     denoiser at sigma = 80 on samples of p_80 ran 2.5x slower. exp(-80) is below float32 and
     float64 resolution relative to the largest term (which is 1), so no result changes.
+
+    With `unfused_max` the max is read from `where(isnan(l), nan, l)`, which is `l` itself
+    (same values, same NaN propagation): written as `max(l)` after a matrix product, XLA's
+    CPU backend fused the reduction into the product, and the mixture's samples-minor score
+    ran 1.1-1.4x slower.
     """
-    z = logits - jax.lax.stop_gradient(jnp.max(logits_for_max, axis=axis, keepdims=True))
+    for_max = jnp.where(jnp.isnan(logits), jnp.nan, logits) if unfused_max else logits
+    z = logits - jax.lax.stop_gradient(jnp.max(for_max, axis=axis, keepdims=True))
     return jnp.where(z > -80.0, jnp.exp(z), 0.0)
 
 
 def _softmax(logits, axis):
     """`jax.nn.softmax` with the terms below exp(-80) flushed to zero (`_unnormalised_softmax`)."""
-    e = _unnormalised_softmax(logits, logits, axis)
+    e = _unnormalised_softmax(logits, axis)
     return e / jnp.sum(e, axis=axis, keepdims=True)
 
 
@@ -153,9 +162,9 @@ class GaussianMixture(eqx.Module):
         - The softmax is not normalised before the product that weights the components: a
           row of ones in that product gives the normaliser, so the `(K, n)` weights are
           written once.
-        - The max is taken over `where(isnan(l), nan, l)`, which is `l` itself. Written as
-          `max(l)`, XLA's CPU backend fused the reduction into the matrix product before it,
-          and the call ran 1.1-1.4x slower.
+        - The max of the logits is kept out of the matrix product's fusion
+          (`_unnormalised_softmax(..., unfused_max=True)`); fused, the call ran 1.1-1.4x
+          slower.
         """
         _check_sigma(sigma)
         d = x.shape[-1]
@@ -163,13 +172,13 @@ class GaussianMixture(eqx.Module):
         xt = x.reshape(-1, d).T
         hi = jax.lax.Precision.HIGHEST
         # the terms of `_log_terms`, transposed; the constant d log(2 pi) cancels in softmax
-        if d <= 4:
+        if d <= _STACKED_PRODUCT_MAX_D:
             stacked = jnp.concatenate([xt * xt, xt], axis=0)
             quad = jnp.matmul(jnp.concatenate([prec, -2.0 * prec_mu], axis=-1), stacked, precision=hi)
         else:
             quad = jnp.matmul(prec, xt * xt, precision=hi) - 2.0 * jnp.matmul(prec_mu, xt, precision=hi)
         logits = -0.5 * (quad + const[:, None]) + jnp.log(self.weights)[:, None]
-        e = _unnormalised_softmax(logits, jnp.where(jnp.isnan(logits), jnp.nan, logits), axis=0)
+        e = _unnormalised_softmax(logits, axis=0, unfused_max=True)
         ones = jnp.ones_like(prec[:, :1])
         m = jnp.matmul(jnp.concatenate([prec_mu, prec, ones], axis=-1).T, e, precision=hi)
         return ((m[:d] - xt * m[d : 2 * d]) / m[2 * d]).T.reshape(x.shape)
