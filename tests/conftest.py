@@ -1,6 +1,7 @@
 """Shared test fixtures.
 
-- 4 virtual CPU devices for sharding tests (set before jax is imported).
+- 4 virtual CPU devices for sharding tests (set before jax is imported); under `pytest -n N`
+  (pytest-xdist) each worker allocates accelerator memory on demand.
 - `getkey`: a fresh, deterministic PRNG key on every call.
 - `x64`: run a test with float64 enabled (`@pytest.mark.usefixtures("x64")` or as an argument).
 - `slow` tests are skipped unless `--runslow` is given.
@@ -12,6 +13,9 @@ os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `pytest -n N` on an accelerator: the workers share it, so none takes 75% of its memory upfront
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
