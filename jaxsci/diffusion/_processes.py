@@ -37,6 +37,14 @@ class AbstractProcess(eqx.Module):
 class VE(AbstractProcess):
     """Variance exploding: $\\alpha = 1$, $s(t) = \\sigma_{min}(\\sigma_{max}/\\sigma_{min})^t$.
 
+    ```python
+    import jax.numpy as jnp
+    from jaxsci import diffusion as jd
+    ve = jd.VE(sigma_min=0.01, sigma_max=50.0)
+    t = ve.t(jnp.array(1.0))                  # the time at which sigma(t) = 1
+    assert jnp.allclose(ve.sigma(t), 1.0) and jnp.allclose(ve.alpha(t), 1.0)
+    ```
+
     Reference: Song et al., ICLR 2021 (SMLD / VE SDE).
     """
 
@@ -66,6 +74,17 @@ class VP(AbstractProcess):
     """Variance preserving (DDPM): $\\alpha = e^{-\\frac14 t^2(\\beta_{max}-\\beta_{min}) -
     \\frac12 t\\beta_{min}}$, $s = \\sqrt{1-\\alpha^2}$.
 
+    The VE level $\\sigma = s/\\alpha$ of a DDPM model at time t, and the model as a denoiser:
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci import diffusion as jd
+    vp = jd.VP(beta_min=0.1, beta_max=20.0)
+    t = vp.t(jnp.array(2.0))                  # sigma(t) = 2: x_t = alpha x0 + s n, alpha^2 + s^2 = 1
+    assert jnp.allclose(vp.alpha(t) ** 2 + vp.std(t) ** 2, 1.0)
+    den = jd.EpsDenoiser(lambda x_t, t: jnp.zeros_like(x_t), vp)   # an epsilon model as D(x, sigma)
+    ```
+
     Reference: Ho et al. 2020; Song et al., ICLR 2021.
     """
 
@@ -85,6 +104,14 @@ class VP(AbstractProcess):
 
 class SubVP(AbstractProcess):
     """Sub-VP: the VP mean with $s = 1 - \\alpha^2$.
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci import diffusion as jd
+    sub = jd.SubVP()
+    t = sub.t(jnp.array(0.5))
+    assert jnp.allclose(sub.std(t), 1.0 - sub.alpha(t) ** 2) and jnp.allclose(sub.sigma(t), 0.5)
+    ```
 
     Reference: Song et al., ICLR 2021, eq. (11).
     """
@@ -106,6 +133,17 @@ class SubVP(AbstractProcess):
 
 class FlowMatching(AbstractProcess):
     """Rectified flow / linear interpolation: $x_t = (1-t) x_0 + t n$.
+
+    A velocity model $u(x_t, t) \\approx n - x_0$ becomes a denoiser through this process:
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci import diffusion as jd
+    fm = jd.FlowMatching()
+    assert jnp.allclose(fm.t(fm.sigma(0.25)), 0.25)          # sigma = t / (1 - t)
+    den = jd.VelocityDenoiser(lambda x_t, t: -x_t, fm)      # any u(x_t, t) -> D(x, sigma)
+    x0_hat = den(jnp.ones((4, 2)), 1.0)
+    ```
 
     Reference: Lipman et al., *Flow Matching for Generative Modeling*, ICLR 2023; Liu et al.,
     *Rectified Flow*, ICLR 2023.

@@ -19,7 +19,18 @@ def check_sigmas(sigmas) -> Array:
     """Validate a noise schedule: 1-D, at least two levels, non-negative, strictly decreasing.
 
     Concrete schedules are checked at trace time (`ValueError`); traced ones at run time with
-    `equinox.error_if`. Only the last level may be zero.
+    `equinox.error_if`. Only the last level may be zero. Returns the schedule as a floating
+    array.
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci import diffusion as jd
+    sigmas = jd.check_sigmas(jd.karras_sigmas(10, 0.002, 80.0))   # valid: returned as it is
+    try:
+        jd.check_sigmas(jnp.array([1.0, 2.0, 0.0]))
+    except ValueError as e:
+        print(e)   # sigmas must be strictly decreasing (...)
+    ```
     """
     sigmas = jnp.asarray(sigmas)
     if sigmas.ndim != 1 or sigmas.shape[0] < 2:

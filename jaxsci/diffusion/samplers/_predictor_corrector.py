@@ -38,6 +38,15 @@ class Langevin(AbstractCorrector):
     - `snr`: target signal-to-noise ratio $r$ (array leaf).
     - `num_steps`: Langevin steps per noise level (static).
 
+    ```python
+    import jax, jax.numpy as jnp
+    from jaxsci import diffusion as jd
+    target = jd.targets.Gaussian(jnp.zeros(2), jnp.eye(2))
+    sampler = jd.PredictorCorrector(jd.EulerMaruyama(), jd.Langevin(snr=0.16, num_steps=2))
+    x = 80.0 * jax.random.normal(jax.random.key(0), (1000, 2))
+    x0 = jd.sample(target.denoiser, x, jd.karras_sigmas(40, 0.01, 80.0), sampler=sampler, key=jax.random.key(1))
+    ```
+
     Reference: Song et al., ICLR 2021, Algorithm 5.
     """
 
