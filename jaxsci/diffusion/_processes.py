@@ -14,7 +14,26 @@ class AbstractProcess(eqx.Module):
     """A forward process $x_t = \\alpha(t)\\, x_0 + s(t)\\, n$, $t \\in [0, 1]$.
 
     Its VE level is $\\sigma(t) = s(t)/\\alpha(t)$ and its VE variable $x = x_t/\\alpha(t)$
-    (the *input scaling*); subclasses give `alpha`, `std` and the inverse `t(sigma)`.
+    (the *input scaling*); subclasses give `alpha`, `std` and the inverse `t(sigma)`. For
+    example, the cosine process, whose models the adapters then turn into denoisers:
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci import diffusion as jd
+
+    class Cosine(jd.AbstractProcess):  # x_t = cos(pi t / 2) x0 + sin(pi t / 2) n
+        def alpha(self, t):
+            return jnp.cos(0.5 * jnp.pi * t)
+
+        def std(self, t):
+            return jnp.sin(0.5 * jnp.pi * t)
+
+        def t(self, sigma):
+            return 2.0 / jnp.pi * jnp.arctan(sigma)
+
+    assert jnp.allclose(Cosine().sigma(Cosine().t(3.0)), 3.0)
+    den = jd.EpsDenoiser(lambda x_t, t: jnp.zeros_like(x_t), Cosine())   # a model on this process
+    ```
     """
 
     @abc.abstractmethod

@@ -35,6 +35,30 @@ class AbstractSampler(eqx.Module):
       `jaxsci.diffusion.samplers.normal_like` so that each sample has its own stream.
     - optionally `skips_final_stage = True` (a class variable), when `step` evaluates a
       stage through `unless_last`.
+
+    A new sampler in a few lines, here explicit midpoint steps of the probability-flow ODE:
+
+    ```python
+    import jax, jax.numpy as jnp
+    from jaxsci import diffusion as jd
+
+    class Midpoint(jd.AbstractSampler):  # dx/dsigma = (x - D(x, sigma)) / sigma
+        @property
+        def stochastic(self):
+            return False
+
+        def init(self, x, sigmas):
+            return None                                  # nothing to carry between steps
+
+        def step(self, state, denoiser, x, sigma, sigma_next, key):
+            s_mid = 0.5 * (sigma + sigma_next)
+            x_mid = x + (s_mid - sigma) * (x - denoiser(x, sigma)) / sigma
+            return x + (sigma_next - sigma) * (x_mid - denoiser(x_mid, s_mid)) / s_mid, state
+
+    target = jd.targets.Gaussian(jnp.zeros(2), jnp.eye(2))
+    x = 80.0 * jax.random.normal(jax.random.key(0), (1000, 2))
+    x0 = jd.sample(target.denoiser, x, jd.karras_sigmas(20, 0.002, 80.0), sampler=Midpoint())
+    ```
     """
 
     skips_final_stage: ClassVar[bool] = False
