@@ -24,6 +24,17 @@ class SpectralDensity(eqx.Module):
 
     **Fields:** `nodes`, `weights` of shape `(num_probes, num_steps)`; `grid` and `density`
     of shape `(num_points,)`; `sigma` the Gaussian smoothing width.
+
+    ```python
+    import jax, jax.numpy as jnp
+    from jaxsci.curvature import Hessian, spectral_density
+
+    loss = lambda p, b: 0.5 * jnp.sum(b * p["w"] ** 2)      # Hessian diag(b): eigenvalues b
+    H = Hessian(loss, {"w": jnp.ones(50)}, jnp.linspace(0.0, 1.0, 50))
+    sd = spectral_density(H, key=jax.random.key(0), num_probes=2, num_steps=20)
+    area = jnp.sum(sd.density) * (sd.grid[1] - sd.grid[0])
+    assert jnp.allclose(area, 1.0, atol=1e-2) and sd.nodes.shape == (2, 20)
+    ```
     """
 
     nodes: Float[Array, "probes steps"]

@@ -29,6 +29,17 @@ class StabilityReport(eqx.Module):
     - `eigenvalues`: the top-`k` eigenvalues.
     - `alignment`: $\\|P_k g\\|^2 / \\|g\\|^2$, the fraction of the gradient in the top-`k`
       eigenspace (Gur-Ari, Roberts & Dyer, 2018); `nan` when no gradient is given.
+
+    ```python
+    import jax, jax.numpy as jnp
+    from jaxsci.curvature import Hessian, stability
+
+    loss = lambda p, b: 0.5 * jnp.sum(b * p["w"] ** 2)      # eigenvalues 1, 2, 3, 4
+    H = Hessian(loss, {"w": jnp.ones(4)}, jnp.arange(1.0, 5.0))
+    r = stability(H, learning_rate=0.4, key=jax.random.key(0), k=2, num_matvecs=4)
+    assert r.stable and jnp.allclose(r.sharpness, 4.0, rtol=1e-4)   # 4 < 2 / 0.4
+    assert jnp.allclose(r.eigenvalues, jnp.array([4.0, 3.0]), rtol=1e-4)
+    ```
     """
 
     sharpness: Float[Array, ""]

@@ -35,7 +35,12 @@ def random_fourier_series(
 
     **Returns:** an array `(num_channels, *domain.shape)`.
 
-    **Example:** `u0 = sp.random_fourier_series(jax.random.key(0), sp.PeriodicDomain(64))`.
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    u0 = sp.random_fourier_series(jax.random.key(0), sp.PeriodicDomain(64), max_wavenumber=3)
+    assert u0.shape == (1, 64) and jnp.allclose(jnp.sqrt(jnp.mean(u0**2)), 1.0)   # unit RMS
+    ```
     """
     if not isinstance(max_wavenumber, int) or max_wavenumber < 1:
         raise ValueError(f"`max_wavenumber` must be a positive int, got {max_wavenumber!r}.")
@@ -60,6 +65,16 @@ def gaussian_random_field(
     **Arguments:** `key`; `domain`; `exponent` $\ge 0$; `num_channels`.
 
     **Returns:** an array `(num_channels, *domain.shape)`.
+
+    ```python
+    import jax
+    import jaxsci.spectral as sp
+    domain = sp.PeriodicDomain((128, 128))
+    rough = sp.gaussian_random_field(jax.random.key(0), domain, exponent=2.0)
+    smooth = sp.gaussian_random_field(jax.random.key(0), domain, exponent=6.0)
+    E_rough, E_smooth = sp.energy_spectrum(rough, domain), sp.energy_spectrum(smooth, domain)
+    assert E_smooth[32] < E_rough[32]      # less energy at high wavenumbers
+    ```
     """
     if not exponent >= 0:
         raise ValueError(f"`exponent` must be non-negative, got {exponent!r}.")

@@ -13,6 +13,13 @@ def relative_l2(u: Shaped[Array, "..."], reference: Shaped[Array, "..."]) -> Flo
     r"""Relative L2 error $\|u - u_{ref}\|_2 / \|u_{ref}\|_2$ over all entries.
 
     **Arguments:** `u`, `reference` of equal shape. **Returns:** a scalar.
+
+    ```python
+    import jax.numpy as jnp
+    import jaxsci.spectral as sp
+    err = sp.relative_l2(jnp.array([1.0, 2.0, 2.1]), jnp.array([1.0, 2.0, 2.0]))   # 0.1 / 3
+    assert jnp.allclose(err, 0.1 / 3.0)
+    ```
     """
     if u.shape != reference.shape:
         raise ValueError(f"`u` shape {u.shape} does not match `reference` shape {reference.shape}.")
@@ -30,6 +37,15 @@ def energy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Floa
     **Arguments:** `u` (real field `(channels, *shape)`); `domain`.
 
     **Returns:** `E`, shape `(max(shape)//2 + 1,)`.
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    domain = sp.PeriodicDomain((64, 64))
+    u = sp.random_fourier_series(jax.random.key(0), domain, num_channels=2, max_wavenumber=8)
+    E = sp.energy_spectrum(u, domain)                          # (33,)
+    assert jnp.allclose(E.sum(), 0.5 * jnp.mean(jnp.sum(u**2, axis=0)), rtol=1e-5)   # Parseval
+    ```
     """
     require_unpaired(domain, "energy_spectrum")
     domain.check_field(u, u.shape[0], "u")
@@ -48,7 +64,21 @@ def energy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Floa
 def enstrophy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Float[Array, " k"]:
     r"""Enstrophy spectrum of a velocity field, $Z(m) = \sum_{\text{shell } m}
     \tfrac12|\mathbf k|^2\sum_c|\hat u_c|^2/N^2$ (equal to the energy spectrum of the
-    vorticity for divergence-free fields)."""
+    vorticity for divergence-free fields).
+
+    **Arguments:** `u` (real velocity field `(channels, *shape)`); `domain`.
+    **Returns:** `Z`, shape `(max(shape)//2 + 1,)`.
+
+    ```python
+    import jax.numpy as jnp
+    import jaxsci.spectral as sp
+    domain = sp.PeriodicDomain((64, 64), 2 * jnp.pi)
+    x, y = domain.grid()
+    u = jnp.stack([jnp.sin(3 * y), jnp.zeros_like(x)])     # a shear flow with |k| = 3
+    Z, E = sp.enstrophy_spectrum(u, domain), sp.energy_spectrum(u, domain)
+    assert jnp.allclose(Z[3], 9.0 * E[3])                   # Z(m) = |k|^2 E(m) on its shell
+    ```
+    """
     require_unpaired(domain, "enstrophy_spectrum")
     domain.check_field(u, u.shape[0], "u")
     k2 = sum(jnp.asarray(np.asarray(k)) ** 2 for k in domain.wavenumbers(True))

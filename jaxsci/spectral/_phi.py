@@ -22,7 +22,20 @@ _SERIES_RADIUS = 1.0
 
 
 def phi_functions(z: Array) -> tuple[Array, Array, Array, Array]:
-    r"""Return $(\varphi_0, \varphi_1, \varphi_2, \varphi_3)$ evaluated elementwise at `z`."""
+    r"""Return $(\varphi_0, \varphi_1, \varphi_2, \varphi_3)$ evaluated elementwise at `z`.
+
+    $\varphi_0(z) = e^z$ and $\varphi_{k+1}(z) = (\varphi_k(z) - 1/k!)/z$, the functions of
+    exponential integrators: a series near $z = 0$, where the closed forms cancel, and the
+    closed forms elsewhere, so every `z` (real or complex) gets full accuracy.
+
+    ```python
+    import jax.numpy as jnp
+    import jaxsci.spectral as sp
+    p0, p1, p2, p3 = sp.phi_functions(jnp.array([-2.0, 1e-6, 3.0]))
+    assert jnp.allclose(p1, jnp.expm1(jnp.array([-2.0, 1e-6, 3.0])) / jnp.array([-2.0, 1e-6, 3.0]))
+    assert jnp.allclose(p2[1], 0.5) and jnp.allclose(p3[1], 1.0 / 6.0)   # 1/2! and 1/3! at z -> 0
+    ```
+    """
     small = jnp.abs(z) < _SERIES_RADIUS
     zs = jnp.where(small, z, jnp.zeros_like(z))
     zl = jnp.where(small, jnp.full_like(z, 2.0), z)

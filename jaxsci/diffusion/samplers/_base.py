@@ -102,6 +102,14 @@ def unless_last(last: Array, denoiser: Denoiser, y: Array, sigma: Array, *, anyw
     `sample` marks its denoiser with attributes: `pure` (not stateful, so it may be skipped)
     and `final` (the step after the loop). Stateful denoisers, and plain functions passed to
     `step` directly, are always evaluated and the result is used as is.
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci.diffusion.samplers import unless_last
+    den = lambda x, sigma: x / (1.0 + sigma**2)        # a plain function: always evaluated
+    d2 = unless_last(jnp.array(False), den, jnp.ones(3), jnp.array(1.0))
+    assert jnp.allclose(d2, 0.5)
+    ```
     """
     pure, final = getattr(denoiser, "pure", False), getattr(denoiser, "final", False)
     if pure and not final and not anywhere and not getattr(denoiser, "declared", True):
@@ -126,6 +134,15 @@ def ancestral_step(sigma: Array, sigma_next: Array, eta) -> tuple[Array, Array]:
     $\\sigma_{up} = \\min(\\sigma', \\eta\\, \\sigma' \\sqrt{1 - \\sigma'^2/\\sigma^2})$ and
     $\\sigma_{down} = \\sqrt{\\sigma'^2 - \\sigma_{up}^2}$ (Song et al. 2021, DDIM in the
     variance-exploding form).
+
+    ```python
+    import jax.numpy as jnp
+    from jaxsci.diffusion.samplers import ancestral_step
+    down, up = ancestral_step(jnp.array(2.0), jnp.array(1.0), eta=1.0)
+    assert jnp.allclose(down**2 + up**2, 1.0)          # sigma'^2 = sigma_down^2 + sigma_up^2
+    down, up = ancestral_step(jnp.array(2.0), jnp.array(1.0), eta=0.0)
+    assert up == 0.0 and down == 1.0                   # eta = 0: no fresh noise (DDIM)
+    ```
     """
     var = sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2
     positive = var > 0  # sqrt with a finite gradient at var = 0 (sigma' = 0 or sigma' = sigma)

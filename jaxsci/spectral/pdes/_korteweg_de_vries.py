@@ -22,7 +22,16 @@ class KortewegDeVries(AbstractPDE):
     **Arguments:** `domain`; `scale` $b$; `dispersivity` $\delta$; `nu`; `mu`
     (optional diffusion and hyper-diffusion for damping).
 
-    **Example:** `sp.ETDRK(sp.KortewegDeVries(sp.PeriodicDomain(256, 40.0)), dt=2e-3)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.KortewegDeVries(sp.PeriodicDomain(256, 40.0)), dt=2e-3)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    ```
 
     **Reference:** D. J. Korteweg, G. de Vries, Phil. Mag. 39 (1895).
     """

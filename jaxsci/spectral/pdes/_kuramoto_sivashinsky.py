@@ -27,7 +27,16 @@ class KuramotoSivashinsky(AbstractPDE):
     **Arguments:** `domain`; `gradient_scale` $g$; `second_order` $a$; `fourth_order` $b$;
     `zero_mean` (static flag).
 
-    **Example:** `sp.ETDRK(sp.KuramotoSivashinsky(sp.PeriodicDomain((64, 64), 32.0)), dt=0.1)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.KuramotoSivashinsky(sp.PeriodicDomain((64, 64), 32.0)), dt=0.1)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
 
     **Reference:** Y. Kuramoto (1978); G. I. Sivashinsky (1977).
     """
@@ -76,7 +85,16 @@ class KuramotoSivashinskyConservative(AbstractPDE):
 
     **Arguments:** `domain`; `scale` $g$; `second_order` $a$; `fourth_order` $b$.
 
-    **Example:** `sp.ETDRK(sp.KuramotoSivashinskyConservative(sp.PeriodicDomain(256, 100.0)), dt=0.25)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.KuramotoSivashinskyConservative(sp.PeriodicDomain(256, 100.0)), dt=0.25)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    ```
 
     **Reference:** Kassam & Trefethen, SIAM J. Sci. Comput. 26 (2005), section 6.
     """

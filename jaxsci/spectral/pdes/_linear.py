@@ -33,7 +33,17 @@ class Diffusion(AbstractPDE):
 
     **Arguments:** `domain`; `nu` (diffusivity, array leaf); `num_channels` (default 1).
 
-    **Example:** `sp.ETDRK(sp.Diffusion(sp.PeriodicDomain(64), 0.1), dt=0.1, order=0)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.Diffusion(sp.PeriodicDomain(64), 0.1), dt=0.1, order=0)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    assert jnp.sum(traj[-1] ** 2) < jnp.sum(u0 ** 2)   # energy decays
+    ```
     """
 
     pairable: ClassVar[bool] = True
@@ -55,7 +65,17 @@ class Advection(AbstractPDE):
 
     **Arguments:** `domain`; `velocity` (scalar, or one entry per axis; array leaf).
 
-    **Example:** `sp.ETDRK(sp.Advection(sp.PeriodicDomain((64, 32)), [1.0, 0.5]), dt=0.1, order=0)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.Advection(sp.PeriodicDomain((64, 32)), [1.0, 0.5]), dt=0.1, order=0)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    assert jnp.allclose(jnp.sum(traj[-1] ** 2), jnp.sum(u0 ** 2), rtol=1e-4)   # and the L2 norm
+    ```
     """
 
     pairable: ClassVar[bool] = True
@@ -77,7 +97,17 @@ class AdvectionDiffusion(AbstractPDE):
 
     **Arguments:** `domain`; `velocity` (scalar or per axis); `nu` (diffusivity).
 
-    **Example:** `sp.ETDRK(sp.AdvectionDiffusion(sp.PeriodicDomain(64), 1.0, 0.01), dt=0.1, order=0)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.AdvectionDiffusion(sp.PeriodicDomain(64), 1.0, 0.01), dt=0.1, order=0)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    assert jnp.sum(traj[-1] ** 2) < jnp.sum(u0 ** 2)   # energy decays
+    ```
     """
 
     pairable: ClassVar[bool] = True
@@ -102,7 +132,17 @@ class Dispersion(AbstractPDE):
 
     **Arguments:** `domain`; `dispersivity` $a$.
 
-    **Example:** `sp.ETDRK(sp.Dispersion(sp.PeriodicDomain(64), 0.01), dt=0.1, order=0)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.Dispersion(sp.PeriodicDomain(64), 0.01), dt=0.1, order=0)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    assert jnp.allclose(jnp.sum(traj[-1] ** 2), jnp.sum(u0 ** 2), rtol=1e-4)   # and the L2 norm
+    ```
     """
 
     pairable: ClassVar[bool] = True
@@ -124,7 +164,17 @@ class HyperDiffusion(AbstractPDE):
 
     **Arguments:** `domain`; `mu` (hyper-diffusivity).
 
-    **Example:** `sp.ETDRK(sp.HyperDiffusion(sp.PeriodicDomain(64), 1e-4), dt=0.1, order=0)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.HyperDiffusion(sp.PeriodicDomain(64), 1e-4), dt=0.1, order=0)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    assert jnp.sum(traj[-1] ** 2) < jnp.sum(u0 ** 2)   # energy decays
+    ```
     """
 
     pairable: ClassVar[bool] = True
@@ -148,7 +198,16 @@ class Wave(AbstractPDE):
 
     **Arguments:** `domain`; `speed` $c$.
 
-    **Example:** `sp.ETDRK(sp.Wave(sp.PeriodicDomain(64), 1.0), dt=0.1, order=0)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.Wave(sp.PeriodicDomain(64), 1.0), dt=0.1, order=0)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain, num_channels=2)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
     """
 
     pairable: ClassVar[bool] = True

@@ -37,7 +37,16 @@ class NavierStokes2D(AbstractPDE):
     **Arguments:** `domain` (2D); `nu` (viscosity); `drag` $\lambda \ge 0$ (linear drag);
     `forcing_amplitude` $A$; `forcing_mode` $m$ (static; 0 disables forcing).
 
-    **Example:** `sp.ETDRK(sp.NavierStokes2D(sp.PeriodicDomain((128, 128)), 1e-3, drag=0.1, forcing_amplitude=1.0, forcing_mode=4), dt=0.01)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.NavierStokes2D(sp.PeriodicDomain((128, 128)), 1e-3, drag=0.1, forcing_amplitude=1.0, forcing_mode=4), dt=0.01)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
 
     **Reference:** Kochkov et al., PNAS 118 (2021) (Kolmogorov flow setup); C. Basdevant,
     *Technical improvements for direct numerical simulation of homogeneous three-dimensional
@@ -113,7 +122,16 @@ class NavierStokes3D(AbstractPDE):
 
     **Arguments:** `domain` (3D); `nu` (viscosity); `drag` $\lambda$.
 
-    **Example:** `sp.ETDRK(sp.NavierStokes3D(sp.PeriodicDomain((32, 32, 32)), 0.01), dt=0.01)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.NavierStokes3D(sp.PeriodicDomain((32, 32, 32)), 0.01), dt=0.01)
+    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain, num_channels=3)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
 
     **Reference:** Canuto, Hussaini, Quarteroni, Zang, *Spectral Methods* (2007), ch. 3.
     """

@@ -20,7 +20,16 @@ class CahnHilliard(AbstractPDE):
 
     **Arguments:** `domain`; `gamma` (interface energy).
 
-    **Example:** `sp.ETDRK(sp.CahnHilliard(sp.PeriodicDomain((64, 64), 2 * jnp.pi), 1e-2), dt=0.01)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.CahnHilliard(sp.PeriodicDomain((64, 64), 2 * jnp.pi), 1e-2), dt=0.01)
+    u0 = 0.1 * sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert jnp.allclose(traj[-1].mean(), u0.mean(), atol=1e-5)   # the mean is conserved
+    ```
 
     **Reference:** J. W. Cahn, J. E. Hilliard, J. Chem. Phys. 28 (1958).
     """
@@ -52,7 +61,16 @@ class SwiftHohenberg(AbstractPDE):
     **Arguments:** `domain`; `r` (control parameter); `g` (quadratic coefficient);
     `critical_wavenumber` $k_c$.
 
-    **Example:** `sp.ETDRK(sp.SwiftHohenberg(sp.PeriodicDomain((64, 64), 20 * jnp.pi)), dt=0.1)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.SwiftHohenberg(sp.PeriodicDomain((64, 64), 20 * jnp.pi)), dt=0.1)
+    u0 = 0.1 * sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
 
     **Reference:** J. Swift, P. C. Hohenberg, Phys. Rev. A 15 (1977).
     """

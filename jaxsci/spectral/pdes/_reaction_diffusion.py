@@ -21,7 +21,16 @@ class FisherKPP(AbstractPDE):
 
     **Arguments:** `domain`; `nu` (diffusivity); `rate` $r$.
 
-    **Example:** `sp.ETDRK(sp.FisherKPP(sp.PeriodicDomain(128, 50.0), nu=1.0, rate=1.0), dt=0.05)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.FisherKPP(sp.PeriodicDomain(128, 50.0), nu=1.0, rate=1.0), dt=0.05)
+    u0 = 0.5 + 0.1 * sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
 
     **Reference:** R. A. Fisher (1937); Kolmogorov, Petrovsky, Piskunov (1937).
     """
@@ -50,7 +59,16 @@ class AllenCahn(AbstractPDE):
 
     **Arguments:** `domain`; `epsilon` (interface width).
 
-    **Example:** `sp.ETDRK(sp.AllenCahn(sp.PeriodicDomain((64, 64)), 0.05), dt=0.01, dealiasing=0.5)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.AllenCahn(sp.PeriodicDomain((64, 64)), 0.05), dt=0.01, dealiasing=0.5)
+    u0 = 0.1 * sp.random_fourier_series(jax.random.key(0), stepper.pde.domain)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
 
     **Reference:** S. M. Allen, J. W. Cahn, Acta Metall. 27 (1979).
     """
@@ -79,7 +97,16 @@ class GrayScott(AbstractPDE):
 
     **Arguments:** `domain`; `diffusivity_u`; `diffusivity_v`; `feed` $F$; `kill` $k$.
 
-    **Example:** `sp.ETDRK(sp.GrayScott(sp.PeriodicDomain((128, 128), 2.5)), dt=1.0)`.
+    **Example:**
+
+    ```python
+    import jax, jax.numpy as jnp
+    import jaxsci.spectral as sp
+    stepper = sp.ETDRK(sp.GrayScott(sp.PeriodicDomain((128, 128), 2.5)), dt=1.0)
+    u0 = jnp.array([1.0, 0.0])[:, None, None] + 0.05 * sp.random_fourier_series(jax.random.key(0), stepper.pde.domain, num_channels=2)
+    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
+    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    ```
 
     **Reference:** P. Gray, S. K. Scott, Chem. Eng. Sci. 38 (1983); J. E. Pearson,
     Science 261 (1993).
