@@ -44,15 +44,12 @@ class Categorical(AbstractExactLikelihood):
 
     ```python
     import jax, jax.numpy as jnp
-    from jaxsci.curvature import Categorical, Fisher, GGN
-
-    model = lambda p, x: x @ p["w"]                       # logits (batch, 3)
-    x = jax.random.normal(jax.random.key(0), (8, 4))
-    params, batch = {"w": 0.1 * jnp.ones((4, 3))}, (x, jnp.arange(8) % 3)
-    v = {"w": jax.random.normal(jax.random.key(1), (4, 3))}
-    F = Fisher(model, Categorical(), params, batch).mv(v)   # exact: sums over the classes
-    G = GGN(model, lambda f, y: Categorical().nll(f, y).mean(), params, batch).mv(v)
-    assert jnp.allclose(F["w"], G["w"], atol=1e-5)          # cross-entropy's GGN is its Fisher
+    from jaxsci.curvature import Categorical
+    lik, logits, labels = Categorical(), jnp.array([[2.0, 0.0, -1.0]]), jnp.array([0])
+    assert jnp.allclose(lik.nll(logits, labels), -jax.nn.log_softmax(logits)[:, 0])   # softmax cross-entropy
+    u = jnp.array([[1.0, -1.0, 0.5]])
+    hvp = jax.jvp(jax.grad(lambda f: lik.nll(f, labels).sum()), (logits,), (u,))[1]
+    assert jnp.allclose(lik.output_fisher_mv(logits, u), hvp)                          # Fisher = Hessian in the logits
     ```
     """
 

@@ -31,18 +31,12 @@ class PDESolution(eqx.Module):
     ```python
     import jax.numpy as jnp
     import jaxsci
-
-    problem = jaxsci.gp.PDEProblem(      # u'' = -pi^2 sin(pi x), u(0) = u(1) = 0: u = sin(pi x)
-        [(0.0, 1.0)], [32],
-        residual=lambda u, d, x: d[(2,)] + jnp.pi**2 * jnp.sin(jnp.pi * x[..., 0]),
-        boundary=lambda x: jnp.zeros(x.shape[:-1]),
-    )
-    sol = jaxsci.gp.solve_pde(problem, kernel=jaxsci.gp.kernels.SquaredExponential(0.2), method="map")
-    x = jnp.linspace(0.0, 1.0, 101)
-    u, du = sol.on_grid(x), sol.on_grid(x, orders=(1,))     # u and u' on a finer grid
-    assert jnp.max(jnp.abs(u - jnp.sin(jnp.pi * x))) < 1e-2
-    assert jnp.max(jnp.abs(du - jnp.pi * jnp.cos(jnp.pi * x))) < 5e-2
-    assert jnp.allclose(sol.derivative(jnp.array([[0.5]]), (1,)), 0.0, atol=1e-2)   # u'(1/2) = 0
+    residual = lambda u, d, x: d[(2,)] + jnp.pi**2 * jnp.sin(jnp.pi * x[..., 0])           # u'' = -pi^2 sin(pi x)
+    problem = jaxsci.gp.PDEProblem([(0.0, 1.0)], [32], residual, boundary=lambda x: jnp.zeros(x.shape[:-1]))
+    sol = jaxsci.gp.solve_pde(problem, kernel=jaxsci.gp.kernels.SquaredExponential(0.3), num_steps=0)  # kernel kept fixed
+    x = jnp.linspace(0.0, 1.0, 5)
+    assert sol.values.shape == (32,) and jnp.allclose(sol.on_grid(x), jnp.sin(jnp.pi * x), atol=1e-3)
+    assert jnp.allclose(sol.derivative(x[:, None], (1,)), jnp.pi * jnp.cos(jnp.pi * x), atol=1e-3)   # u' at points (..., d)
     ```
     """
 

@@ -21,10 +21,10 @@ def make_mesh(num_devices: int | None = None, axis_name: str = "batch", *, devic
     **Returns:** a `jax.sharding.Mesh` with one axis.
 
     ```python
-    import jax.numpy as jnp
+    import jax, jax.numpy as jnp
     import jaxsci.parallel as par
     mesh = par.make_mesh()                      # every device, one axis named "batch"
-    u0 = par.shard_batch(jnp.ones((8, 64)), mesh)   # leading axis split over the devices
+    u0 = par.shard_batch(jnp.ones((2 * jax.device_count(), 64)), mesh)   # split over the devices
     ```
     """
     devices = list(jax.devices() if devices is None else devices)
@@ -49,10 +49,10 @@ def shard_batch(tree: Any, mesh: Mesh, axis_name: str | None = None) -> Any:
     **Returns:** the same pytree, sharded.
 
     ```python
-    import jax.numpy as jnp
+    import jax, jax.numpy as jnp
     import jaxsci.parallel as par
-    mesh = par.make_mesh()
-    batch = par.shard_batch({"u": jnp.ones((8, 64)), "nu": jnp.linspace(0.1, 1.0, 8)}, mesh)
+    mesh, n = par.make_mesh(), 2 * jax.device_count()     # the batch must divide over the devices
+    batch = par.shard_batch({"u": jnp.ones((n, 64)), "nu": jnp.linspace(0.1, 1.0, n)}, mesh)
     assert batch["u"].sharding.spec[0] == "batch"
     ```
     """
@@ -103,10 +103,10 @@ def data_parallel(fn: Callable, mesh: Mesh, axis_name: str | None = None) -> Cal
     **Returns:** the sharded function (jitted); the batch must divide evenly over the mesh.
 
     ```python
-    import jax.numpy as jnp
+    import jax, jax.numpy as jnp
     import jaxsci.parallel as par
     mesh = par.make_mesh()
-    norms = par.data_parallel(lambda u: (u**2).sum(axis=1), mesh)(jnp.ones((8, 64)))
+    norms = par.data_parallel(lambda u: (u**2).sum(axis=1), mesh)(jnp.ones((2 * jax.device_count(), 64)))
     assert jnp.allclose(norms, 64.0)
     ```
     """
@@ -136,10 +136,10 @@ def ensemble_map(fn: Callable, mesh: Mesh, axis_name: str | None = None) -> Call
     **Returns:** the batched, sharded function.
 
     ```python
-    import jax.numpy as jnp
+    import jax, jax.numpy as jnp
     import jaxsci.parallel as par
     mesh = par.make_mesh()
-    energies = par.ensemble_map(lambda u: (u**2).sum(), mesh)(jnp.ones((8, 64)))   # (8,)
+    energies = par.ensemble_map(lambda u: (u**2).sum(), mesh)(jnp.ones((2 * jax.device_count(), 64)))
     assert jnp.allclose(energies, 64.0)
     ```
     """

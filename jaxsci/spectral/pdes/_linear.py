@@ -201,12 +201,14 @@ class Wave(AbstractPDE):
     **Example:**
 
     ```python
-    import jax, jax.numpy as jnp
+    import jax.numpy as jnp
     import jaxsci.spectral as sp
-    stepper = sp.ETDRK(sp.Wave(sp.PeriodicDomain(64), 1.0), dt=0.1, order=0)
-    u0 = sp.random_fourier_series(jax.random.key(0), stepper.pde.domain, num_channels=2)
-    traj = sp.rollout(stepper, u0, 10)                  # (10, channels, *shape)
-    assert traj.shape == (10, *u0.shape) and jnp.all(jnp.isfinite(traj))
+    domain = sp.PeriodicDomain(64)
+    stepper = sp.ETDRK(sp.Wave(domain, 2.0), dt=0.1, order=0)        # channels (u, u_t)
+    (x,) = domain.grid()
+    u, v = sp.rollout(stepper, jnp.stack([jnp.sin(x), 0 * x]), 10)[-1]   # t = 1
+    assert jnp.allclose(u, jnp.cos(2.0) * jnp.sin(x), atol=1e-5)          # standing wave cos(c t) sin(x)
+    assert jnp.allclose(v, -2.0 * jnp.sin(2.0) * jnp.sin(x), atol=1e-5)
     ```
     """
 
