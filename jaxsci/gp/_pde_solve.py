@@ -177,8 +177,11 @@ def solve_pde(
         num_steps = 50 if by_likelihood else 1000
     if learning_rate is None:
         learning_rate = 0.05 if by_likelihood else 1e-2
-    if int(num_steps) < (0 if by_likelihood else 1) or int(monitor_every) < 1:
-        raise ValueError(f"num_steps and monitor_every must be positive, got {num_steps} and {monitor_every}")
+    min_steps = 1 if method == "adam" else 0  # GP-HM's Adam needs a step; "map" takes none
+    if int(num_steps) < min_steps:
+        raise ValueError(f"num_steps must be >= {min_steps} for method={method!r}, got {num_steps}")
+    if int(monitor_every) < 1:
+        raise ValueError(f"monitor_every must be positive, got {monitor_every}")
     if not float(learning_rate) > 0:
         raise ValueError(f"learning_rate must be positive, got {learning_rate}")
     dtype = jnp.zeros(()).dtype

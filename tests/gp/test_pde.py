@@ -211,6 +211,13 @@ def test_wrong_residual_shape_and_bad_arguments():
         solve_pde(problem, kernel="rbf")
     with pytest.raises(ValueError, match="max_frequency"):
         solve_pde(problem, max_frequency=1e3)
+    with pytest.raises(ValueError, match="num_steps must be >= 1 for method='adam'"):
+        solve_pde(problem, kernel=Matern52(0.3), method="adam", num_steps=0)
+    with pytest.raises(ValueError, match="monitor_every"):
+        solve_pde(problem, kernel=Matern52(0.3), method="adam", monitor_every=0)
+    # "map" runs no Adam steps, so num_steps=0 is accepted and changes nothing
+    a, b = (solve_pde(problem, kernel=Matern52(0.3), method="map", **kw) for kw in ({}, {"num_steps": 0}))
+    np.testing.assert_array_equal(a.values, b.values)
 
 
 def test_float32_default_path():
