@@ -48,7 +48,8 @@ def _outer(vectors):
 def gauss_newton_solve(problem, kernels, u0, precisions, jitter, *, num_steps=1, tol=None, maxiter=2000):
     """`num_steps` Gauss-Newton steps (one is the exact MAP for affine residuals) from `u0`.
 
-    Returns `(u, info)` with `info["cg_steps"]` the CG iterations of every step.
+    Returns `(u, info)` with `info["cg_steps"]` the CG iterations of every step and
+    `info["converged"]` whether the last step's CG reached its tolerance and `u` is finite.
     """
     dtype = u0.dtype
     x = problem.points(dtype)
@@ -71,7 +72,7 @@ def gauss_newton_solve(problem, kernels, u0, precisions, jitter, *, num_steps=1,
     tol = tol if tol is not None else (1e-7 if dtype == jnp.float64 else 1e-4)
     structure = jax.ShapeDtypeStruct(u0.shape, dtype)
     boundary_fraction = jnp.mean(mask)
-    u, cg_steps = u0, []
+    u, cg_steps, converged = u0, [], jnp.array(True)
     for _ in range(num_steps):
         r0, jvp = jax.linearize(residual_of, u)
         transpose = jax.linear_transpose(jvp, u)
@@ -97,7 +98,9 @@ def gauss_newton_solve(problem, kernels, u0, precisions, jitter, *, num_steps=1,
         sol = lx.linear_solve(operator, rhs, solver, options={"preconditioner": precond}, throw=False)
         u = u + sol.value
         cg_steps.append(sol.stats["num_steps"])
-    return u, {"cg_steps": jnp.stack(cg_steps)}
+        converged = sol.result == lx.RESULTS.successful
+    converged = converged & jnp.all(jnp.isfinite(u))
+    return u, {"cg_steps": jnp.stack(cg_steps), "converged": converged}
 
 
 def _symbol(problem, ops, projected, u, x, d, sizes):

@@ -137,6 +137,11 @@ def solve_pde(
     `solve_pde` itself is a driver (trace-time checks, Python-level setup) and is not meant
     to be wrapped in `jit`; its Adam loop and CG solves are compiled internally.
 
+    **Raises:** `ValueError` for bad arguments; `equinox.EquinoxRuntimeError` when the MAP
+    solve that gives the answer (`"map"`, and `"window"`'s final solve) does not converge
+    within `cg_maxiter` or is not finite. For example, float32 with a long-lengthscale smooth
+    kernel on a fine grid makes the kernel matrices numerically singular.
+
     **Example:**
 
     ```python
@@ -221,8 +226,11 @@ def solve_pde(
         u0, info = gauss_newton_solve(
             problem, kernels, u0, taus, jitter, num_steps=gauss_newton_steps, tol=cg_tol, maxiter=cg_maxiter
         )
+        converged = info.pop("converged")
         history.update(info)
     if method == "map":
+        # the MAP solve is the answer here: never return it silently unconverged or non-finite
+        u0 = eqx.error_if(u0, ~converged, _MAP_FAILED)
         return _solution(problem, kernels, u0, jnp.log(taus), jitter, history)
     params = (u0, tuple(to_log_domain(k) for k in kernels) if learn_kernel else kernels, jnp.log(taus))
     trainable = (True, _kernel_spec(params[1], learn_kernel), True)
@@ -239,6 +247,13 @@ def solve_pde(
         history["refine_objective"] = jnp.stack([before, after])
         u = jnp.where(after < before, refined, u)
     return _solution(problem, kernels, u, log_taus, jitter, history)
+
+
+_MAP_FAILED = (
+    "solve_pde: the MAP solve failed: CG did not reach cg_tol within cg_maxiter steps, or the "
+    "result is not finite. Raise cg_maxiter, loosen cg_tol, use float64, or choose a kernel "
+    "whose matrices are better conditioned on this grid (a shorter lengthscale)."
+)
 
 
 def pde_objective(problem: PDEProblem, u, kernels, log_precisions, jitter: float):

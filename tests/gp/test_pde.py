@@ -2,6 +2,7 @@
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -215,6 +216,15 @@ def test_wrong_residual_shape_and_bad_arguments():
         solve_pde(problem, kernel=Matern52(0.3), method="adam", num_steps=0)
     with pytest.raises(ValueError, match="monitor_every"):
         solve_pde(problem, kernel=Matern52(0.3), method="adam", monitor_every=0)
+    # A MAP answer is never returned unconverged or non-finite: CG stopped after 3 steps, and
+    # float32 with SquaredExponential(0.5) on 256 points (its kernel matrix has negative
+    # float32 eigenvalues, and the solve was NaN before this check)
+    source = lambda u, d, x: d[(2,)] + math.pi**2 * jnp.sin(math.pi * x[..., 0])  # noqa: E731
+    with pytest.raises(eqx.EquinoxRuntimeError, match="MAP solve failed"):
+        solve_pde(PDEProblem([(0.0, 1.0)], [32], source, ok), kernel=SquaredExponential(0.2), method="map", cg_maxiter=3)
+    fine = PDEProblem([(0.0, 1.0)], [256], source, ok)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="MAP solve failed"):
+        solve_pde(fine, kernel=SquaredExponential(0.5), method="map")
     # "map" runs no Adam steps, so num_steps=0 is accepted and changes nothing
     a, b = (solve_pde(problem, kernel=Matern52(0.3), method="map", **kw) for kw in ({}, {"num_steps": 0}))
     np.testing.assert_array_equal(a.values, b.values)
