@@ -7,7 +7,7 @@ import math
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, may_be_nonzero, normal_like
+from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like
 
 
 def churn(sampler, num_steps, x, sigma, key):
@@ -29,13 +29,7 @@ def churn(sampler, num_steps, x, sigma, key):
 def check_churn(sampler) -> None:
     """Trace-time checks of the churn hyperparameters when they are concrete."""
     for name in ("s_churn", "s_noise"):
-        value = getattr(sampler, name)
-        try:
-            v = float(value)
-        except Exception:
-            continue
-        if v < 0:
-            raise ValueError(f"{type(sampler).__name__}: {name} must be non-negative, got {v}.")
+        check_eta(f"{type(sampler).__name__}: {name}", getattr(sampler, name))
 
 
 class AbstractChurnSampler(AbstractSampler):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, may_be_nonzero, normal_like
+from ._base import AbstractSampler, concrete, may_be_nonzero, normal_like
 
 
 class DDIM(AbstractSampler):
@@ -33,11 +33,8 @@ class DDIM(AbstractSampler):
     eta: Scalar = 0.0
 
     def __check_init__(self):
-        try:
-            v = float(self.eta)
-        except Exception:
-            return
-        if not 0.0 <= v <= 1.0:
+        v = concrete(self.eta)
+        if v is not None and not 0.0 <= v <= 1.0:
             raise ValueError(f"DDIM: eta must lie in [0, 1], got {v}.")
 
     @property
