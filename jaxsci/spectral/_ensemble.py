@@ -22,6 +22,7 @@ def ensemble_rollout(
     save_every: int = 1,
     checkpoint: int | str | None = None,
     include_init: bool = False,
+    check_finite: bool = True,
     pair: bool = False,
 ) -> Shaped[Array, "b t c *shape"]:
     r"""Rollouts of an ensemble of initial states: by default
@@ -58,7 +59,7 @@ def ensemble_rollout(
 
     - `stepper`: a callable `u -> u_next`, usually an `ETDRK`.
     - `u0`: initial states `(members, channels, *shape)`.
-    - `num_steps`, `save_every`, `checkpoint`, `include_init`: as in
+    - `num_steps`, `save_every`, `checkpoint`, `include_init`, `check_finite`: as in
       [`jaxsci.spectral.rollout`][].
     - `pair`: evolve real members two per complex FFT (a `ValueError` if the stepper does
       not allow it). Default `False`.
@@ -85,7 +86,9 @@ def ensemble_rollout(
     u0 = jnp.asarray(u0)
     if u0.ndim < 2 or u0.shape[0] < 1:
         raise ValueError(f"`u0` must have shape (members, channels, *shape), got {tuple(u0.shape)}.")
-    kwargs = dict(save_every=save_every, checkpoint=checkpoint, include_init=include_init)
+    kwargs = dict(
+        save_every=save_every, checkpoint=checkpoint, include_init=include_init, check_finite=check_finite
+    )
     if not pair:
         return jax.vmap(lambda u: rollout(stepper, u, num_steps, **kwargs))(u0)
     can_pair = isinstance(stepper, AbstractSpectralStepper) and callable(getattr(stepper, "paired", None))

@@ -92,29 +92,7 @@ class ETDRK(AbstractSpectralStepper):
         self.coupled = is_coupled(pde)
         mask = None if dealiasing is None else pde.domain.dealiasing_mask(dealiasing, pde.complex_field)
         self.mask = None if mask is None else mask.astype(dt.dtype)
-        self.coefs = self._coefficients(pde.linear() * dt)
-
-    def _coefficients(self, z: Array) -> tuple[Array, ...]:
-        # Coefficients that multiply the nonlinear term carry the dealiasing mask
-        # (post-dealiasing at no per-step cost); the exponentials do not.
-        phis = phi_functions_matrix if self.coupled else phi_functions
-        if jnp.iscomplexobj(z) or self.coupled:
-            z = z.astype(jnp.result_type(z.dtype, jnp.complex64))
-        h, low = self.dt, self._low
-        e, p1, p2, p3 = phis(z)
-        if self.order == 0:
-            return (e,)
-        if self.order <= 2:
-            return (e, e, low(h * p1)) + ((low(h * p2),) if self.order == 2 else ())
-        e2, q1, q2, _ = phis(z / 2)
-        q1, q2, p1, p2, p3 = low(q1), low(q2), low(p1), low(p2), low(p3)
-        f1, f2, f3 = h * (p1 - 3 * p2 + 4 * p3), h * (p2 - 2 * p3), h * (4 * p3 - p2)
-        half = 0.5 * h * q1
-        if self.order == 3:
-            return (e, e, e2, half, h * p1, f1, 4 * f2, f3)
-        if self.scheme == "krogstad":
-            return (e, e, e2, half, h * q2, h * p1, 2 * h * p2, f1, 2 * f2, f3)
-        return (e, e, e2, half, f1, 2 * f2, f3)
+        self.coefs = _etd_coefficients(pde, dt, self.mask, self.order, scheme, self.coupled)
 
     def paired(self) -> ETDRK:
         """The same integrator on the paired layout of its PDE (two real fields per complex
@@ -126,7 +104,7 @@ class ETDRK(AbstractSpectralStepper):
 
     def _low(self, x: Array) -> Array:
         """Zero the modes removed by dealiasing (folded into the coefficients once)."""
-        return x if self.mask is None else x * self.mask
+        return _masked(x, self.mask)
 
     def _mul(self, c: Array, x: Array) -> Array:
         if self.coupled:
@@ -174,3 +152,37 @@ class ETDRK(AbstractSpectralStepper):
             cc = mul(e2, a) + mul(half, 2 * nb - nu)
         return mul(w1, nu) + mul(w2, na + nb) + mul(w3, nl(cc))
 
+
+
+def _masked(x: Array, mask: Array | None) -> Array:
+    return x if mask is None else x * mask
+
+
+@eqx.filter_jit
+def _etd_coefficients(
+    pde: AbstractPDE, h: Array, mask: Array | None, order: int, scheme: str, coupled: bool
+) -> tuple[Array, ...]:
+    """The stepper's coefficients, compiled as one program: built op by op, the symbol and
+    the phi functions cost about a second of dispatch per new grid shape; compiled, they are
+    one fused pass (cached across PDE coefficients and `dt`, which are array leaves)."""
+    # Coefficients that multiply the nonlinear term carry the dealiasing mask
+    # (post-dealiasing at no per-step cost); the exponentials do not.
+    z = pde.linear() * h
+    phis = phi_functions_matrix if coupled else phi_functions
+    if jnp.iscomplexobj(z) or coupled:
+        z = z.astype(jnp.result_type(z.dtype, jnp.complex64))
+    low = lambda x: _masked(x, mask)  # noqa: E731
+    e, p1, p2, p3 = phis(z)
+    if order == 0:
+        return (e,)
+    if order <= 2:
+        return (e, e, low(h * p1)) + ((low(h * p2),) if order == 2 else ())
+    e2, q1, q2, _ = phis(z / 2)
+    q1, q2, p1, p2, p3 = low(q1), low(q2), low(p1), low(p2), low(p3)
+    f1, f2, f3 = h * (p1 - 3 * p2 + 4 * p3), h * (p2 - 2 * p3), h * (4 * p3 - p2)
+    half = 0.5 * h * q1
+    if order == 3:
+        return (e, e, e2, half, h * p1, f1, 4 * f2, f3)
+    if scheme == "krogstad":
+        return (e, e, e2, half, h * q2, h * p1, 2 * h * p2, f1, 2 * f2, f3)
+    return (e, e, e2, half, f1, 2 * f2, f3)

@@ -5,11 +5,27 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Shaped
 
 from ._stepper import AbstractSpectralStepper
+
+_NOT_FINITE = (
+    "rollout: the state became inf/NaN. The time step is probably unstable for this PDE and "
+    "resolution: reduce `dt` (or dealias, or raise the stepper's order). Pass "
+    "`check_finite=False` to return the states anyway."
+)
+
+
+def _varies_over_devices(x) -> bool:
+    """Whether `x` is a per-device value inside `shard_map`. `equinox.error_if` cannot
+    check those: its branches disagree on the manual axes, and an error raised on several
+    devices at once aborts the process, so the check is skipped there."""
+    aval = jax.typeof(x)
+    manual = getattr(aval, "manual_axis_type", None)
+    return bool(manual.varying if manual is not None else getattr(aval, "vma", ()))
 
 
 def _resolve_segment(checkpoint, num_steps: int, save_every: int) -> int | None:
@@ -61,6 +77,7 @@ def rollout(
     save_every: int = 1,
     checkpoint: int | str | None = None,
     include_init: bool = False,
+    check_finite: bool = True,
 ) -> Shaped[Array, "t c *shape"]:
     r"""Apply `stepper` `num_steps` times to `u0` and return the saved states.
 
@@ -84,6 +101,11 @@ def rollout(
     - `checkpoint`: `None` (plain scan), a segment length in steps (a divisor or a
       multiple of `save_every`), or `"sqrt"`.
     - `include_init`: prepend `u0` to the output.
+    - `check_finite`: raise (an `equinox.EquinoxRuntimeError`, also under `jit` and `vmap`)
+      if the final state holds an inf or NaN, which an unstable time step produces. The
+      check reads only the last frame, and is skipped for per-device values inside
+      `jax.shard_map` (e.g. under [`jaxsci.parallel.data_parallel`][]). `False` returns the
+      states whatever they are.
 
     **Returns:** states after `save_every, 2 save_every, ..., num_steps` steps, stacked
     along a new leading axis (shape `(num_steps // save_every [+1], *u0.shape)`).
@@ -130,6 +152,8 @@ def rollout(
         if rem:
             _, tail = _saves(_steps(step, save_every, False), rem, out, True)(carry)
             frames = jnp.concatenate([frames, tail])
+    if check_finite and not _varies_over_devices(frames):
+        frames = eqx.error_if(frames, ~jnp.all(jnp.isfinite(frames[-1])), _NOT_FINITE)
     if include_init:
         frames = jnp.concatenate([jnp.asarray(u0, frames.dtype)[None], frames])
     return frames

@@ -3,6 +3,7 @@
 import functools
 import re
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -129,3 +130,19 @@ def test_jit_does_not_recompile_for_new_coefficients():
     b = run(0.2, 0.02)
     assert run._cache_size() == 1
     assert not np.allclose(a, b)
+
+
+def test_unstable_step_raises_unless_check_finite_is_off():
+    # Reference: Cahn-Hilliard with O(1) data; explicit nonlinear stiffness 3 u^2 k^2 dt ~ 8
+    # at dt = 0.01 on 32^2 blows up to inf/NaN, dt = 1e-4 does not.
+    d = sp.PeriodicDomain((32, 32))
+    pde = sp.CahnHilliard(d, 1e-2)
+    u0 = jax.random.normal(jax.random.key(0), (1, 32, 32))
+    with pytest.raises(eqx.EquinoxRuntimeError, match="check_finite"):
+        sp.rollout(sp.ETDRK(pde, 0.01), u0, 50, save_every=10)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="inf/NaN"):
+        sp.ensemble_rollout(sp.ETDRK(pde, 0.01), jnp.stack([0 * u0, u0]), 50, save_every=10)
+    traj = sp.rollout(sp.ETDRK(pde, 0.01), u0, 50, save_every=10, check_finite=False)
+    assert not np.isfinite(traj[-1]).any()
+    stable = sp.rollout(sp.ETDRK(pde, 1e-4), u0, 50, save_every=10)
+    assert np.isfinite(stable).all()
