@@ -8,6 +8,7 @@ import math
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ._pde_collocation import (
@@ -130,6 +131,43 @@ def window_strides(grid_sizes, spacings, block_sizes, max_frequency) -> tuple[in
         s = 1 if max_frequency is None else int(math.floor(ALIAS_MARGIN * 0.5 / (float(h) * float(max_frequency))))
         out.append(max(1, min(s, (n - 1) // max(w - 1, 1))))
     return tuple(out)
+
+
+BAND_FLOOR = 1e-3
+"""`source_band` keeps the sine modes whose amplitude is at least this fraction of the largest."""
+
+
+def source_band(problem, dtype) -> float | None:
+    r"""The band (cycles per unit length) of the equation's source on the full grid, for
+    `method="window"` when no `max_frequency` is given; None when the source is zero.
+
+    Along every axis the source $f$ (the residual at $u = 0$, negated) minus its linear
+    interpolant between the two end slices is expanded in sines (an FFT of its odd
+    extension, so a smooth non-periodic source has no jump and a fast-decaying spectrum).
+    With $k$ the highest sine mode whose amplitude, summed over the other axes, is at least
+    `BAND_FLOOR` of the largest, the band is twice its frequency $k/(2L)$ ($L$ the axis
+    length), at least two cycles per domain length, and the largest over the axes. A band
+    far below the grid's Nyquist frequency lets the window take every $s$-th point and span
+    the domain; the default band of the string kernels, 0.6 of Nyquist, confines it to a
+    `window`-point block: on a 128x128 grid with a smooth source the fitted kernels then made
+    the full-grid MAP solve fail.
+    """
+    _, _, _, target = _equation_at_zero(problem, dtype)
+    f = np.asarray(target, np.float64).reshape(problem.grid_sizes)
+    if not np.any(f):
+        return None
+    band = 0.0
+    for j, (n, h) in enumerate(zip(problem.grid_sizes, problem.spacings)):
+        if n < 3:
+            continue
+        a = np.moveaxis(f, j, 0).reshape(n, -1)
+        t = np.linspace(0.0, 1.0, n)[:, None]
+        a = a - (a[:1] * (1 - t) + a[-1:] * t)
+        amp = np.sqrt(np.sum(np.abs(np.fft.rfft(np.concatenate([a, -a[-2:0:-1]]), axis=0)) ** 2, axis=1))
+        length = (n - 1) * float(h)
+        top = np.nonzero(amp >= BAND_FLOOR * amp.max())[0].max() if amp.max() > 0 else 0
+        band = max(band, 2.0 * top / (2.0 * length), 2.0 / length)
+    return band or None
 
 
 _Window = collections.namedtuple("_Window", "grid_sizes spacings ndim")

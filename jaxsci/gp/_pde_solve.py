@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import optax
 
 from ._pde_collocation import MAX_OBSERVATIONS, at_most_second_order, is_affine_pointwise
-from ._pde_collocation_fit import learn_window_kernels, solve_collocation, tracking_adam_step
+from ._pde_collocation_fit import learn_window_kernels, solve_collocation, source_band, tracking_adam_step
 from ._pde_kernels import default_kernels, from_log_domain, to_log_domain
 from ._pde_map import gauss_newton_solve
 from ._pde_operators import (
@@ -105,8 +105,11 @@ def solve_pde(
     - `kernel`: `"matern_cosine"`, `"spectral_mixture"`, one kernel Module used on every
       axis, or a sequence of one kernel per axis.
     - `num_components`, `max_frequency`: mixture size and the largest initial frequency
-      (cycles per unit length, components evenly spaced up to it; default: 0.6 of the
-      grid's Nyquist frequency) for string kernels.
+      (cycles per unit length, components evenly spaced up to it) for string kernels.
+      Default: 0.6 of the grid's Nyquist frequency; for `"window"`, twice the highest
+      frequency of the source's sine expansion (modes above 1e-3 of the largest), at least
+      two cycles per domain length and at most that default, so that a smooth source lets
+      the window span the domain.
     - `method`: `"auto"` (for an equation of at most second order per axis, collocation
       when `grid points + boundary points <= 4000`; on larger grids `"window"` when the
       residual is pointwise and affine in $u$, otherwise `"adam"`), `"collocation"`,
@@ -192,6 +195,10 @@ def solve_pde(
     dtype = jnp.zeros(()).dtype
     problem.check_residual(dtype)
     jitter = float(jitter if jitter is not None else (1e-10 if dtype == jnp.float64 else 1e-5))
+    if method == "window" and max_frequency is None and isinstance(kernel, str):
+        band = source_band(problem, dtype)  # the window spans the domain when the source is smooth
+        nyquist = min(0.5 / float(h) for h in problem.spacings)
+        max_frequency = None if band is None else min(band, 0.6 * nyquist)
     kernels = default_kernels(kernel, problem, num_components, max_frequency, key, dtype)
     if method == "collocation":
         nugget = _nugget(nugget, dtype, 1e-12)

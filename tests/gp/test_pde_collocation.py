@@ -9,7 +9,7 @@ import pytest
 
 from jaxsci.gp import PDEProblem, solve_pde
 from jaxsci.gp._pde_collocation import is_affine_pointwise
-from jaxsci.gp._pde_collocation_fit import window_sizes, window_strides
+from jaxsci.gp._pde_collocation_fit import source_band, window_sizes, window_strides
 from jaxsci.gp._pde_kernels import cap_envelope
 from jaxsci.gp.kernels import Matern52, MaternCosineMixture, SpectralMixture, SquaredExponential
 
@@ -262,3 +262,38 @@ def test_fixed_matern52_collocation_matches_closed_form_conditioning_and_converg
     assert 0.2 < errors[0] < 0.3
     rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
     assert np.all(rates > 1.6), rates
+
+
+def _sines_2d(n, w):
+    exact = lambda x: jnp.sin(w * math.pi * x[..., 0]) * jnp.sin(w * math.pi * x[..., 1])  # noqa: E731
+    residual = lambda u, d, x: d[(2, 0)] + d[(0, 2)] + 2 * (w * math.pi) ** 2 * exact(x)  # noqa: E731
+    return PDEProblem([(0.0, 1.0)] * 2, [n, n], residual, exact), exact
+
+
+@pytest.mark.usefixtures("x64")
+def test_source_band_reads_the_sine_modes_of_the_source():
+    # Reference: sin(w pi x) is sine mode w on [0, 1], frequency w/2 cycles per unit; the band
+    # is twice that, at least 2 cycles per domain length; a zero source has no band.
+    for w, band in ((8, 8.0), (3, 3.0), (1, 2.0)):
+        assert source_band(_sines_2d(40, w)[0], jnp.float64) == pytest.approx(band)
+    # sin(6 pi x) on [0, 2]: mode 12 of the axis, 3 cycles per unit, band 6
+    p = PDEProblem([(0.0, 2.0)], [101], lambda u, d, x: d[(2,)] - jnp.sin(6 * math.pi * x[..., 0]), lambda x: 0 * x[..., 0])
+    assert source_band(p, jnp.float64) == pytest.approx(6.0)
+    # a non-periodic smooth source: its linear part is removed first, so e^x gets a small band
+    p = PDEProblem([(0.0, 1.0)], [200], lambda u, d, x: d[(2,)] - jnp.exp(x[..., 0]), lambda x: 0 * x[..., 0])
+    assert 2.0 <= source_band(p, jnp.float64) <= 10.0
+    laplace = PDEProblem([(0.0, 1.0)] * 2, [20, 20], lambda u, d, x: d[(2, 0)] + d[(0, 2)], lambda x: x[..., 0])
+    assert source_band(laplace, jnp.float64) is None
+
+
+@pytest.mark.usefixtures("x64")
+def test_default_path_on_a_grid_past_dense_collocation():
+    # Reference: the analytic solution sin(4 pi x) sin(4 pi y). 64^2 points is past dense
+    # collocation, so "auto" runs the window fit and the full-grid MAP. With the band of the
+    # string kernels at 0.6 of Nyquist the window was a 30x30 corner of the grid and the MAP
+    # solve did not converge (it raised); the source's band (4 cycles) spans the domain.
+    problem, exact = _sines_2d(64, 4)
+    sol = solve_pde(problem)
+    assert "window_loss" in sol.history
+    xt = jnp.stack(jnp.meshgrid(jnp.linspace(0, 1, 51), jnp.linspace(0, 1, 51), indexing="ij"), -1)
+    assert float(jnp.max(jnp.abs(sol(xt) - exact(xt)))) < 1e-4
