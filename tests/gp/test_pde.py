@@ -115,6 +115,24 @@ def test_map_fast_path_matches_dense_normal_equations():
 
 
 @pytest.mark.usefixtures("x64")
+def test_map_dense_1d_path_matches_dense_normal_equations():
+    # Reference: the dense normal equations (K^-1 + tb B + tr D^T D) u = tb B g + tr D^T f in
+    # 1D, where solve_pde solves in whitened coordinates by QR instead of CG on K^-1.
+    problem, exact = _poisson((40,), freq=2.0)
+    kernel, taus = Matern52(0.3), (1e6, 1e2)
+    sol = solve_pde(problem, kernel=kernel, method="map", precisions=taus, jitter=1e-8)
+    assert int(sol.history["cg_steps"][0]) == 0
+    (chol,) = [axis_cholesky(kernel, 40, problem.spacings[0], 1e-8)]
+    d2 = derivative_operators((kernel,), problem, [chol])[(0, 2)]
+    x = problem.points()
+    b = problem.boundary_mask().reshape(-1).astype(float)
+    f = -((2 * math.pi) ** 2) * exact(x).reshape(-1)
+    a = jnp.linalg.inv(chol @ chol.T) + taus[0] * jnp.diag(b) + taus[1] * d2.T @ d2
+    u = jnp.linalg.solve(a, taus[0] * b * exact(x).reshape(-1) + taus[1] * d2.T @ f)
+    assert _rel(sol.values.reshape(-1), u) < 1e-8
+
+
+@pytest.mark.usefixtures("x64")
 def test_map_converges_with_nearly_rank_deficient_kernels():
     # Reference: analytic u = prod_j sin(3 pi x_j) in 3D. Envelopes four times the domain make
     # each K_j nearly rank-deficient (K has eigenvalues near 1e-30); CG with lineax's default
@@ -216,15 +234,20 @@ def test_wrong_residual_shape_and_bad_arguments():
         solve_pde(problem, kernel=Matern52(0.3), method="adam", num_steps=0)
     with pytest.raises(ValueError, match="monitor_every"):
         solve_pde(problem, kernel=Matern52(0.3), method="adam", monitor_every=0)
-    # A MAP answer is never returned unconverged or non-finite: CG stopped after 3 steps, and
-    # float32 with SquaredExponential(0.5) on 256 points (its kernel matrix has negative
-    # float32 eigenvalues, and the solve was NaN before this check)
+    # A MAP answer is never returned unconverged or non-finite: CG stopped after 3 steps (2D;
+    # 1D grids are solved densely)
+    square, _ = _poisson((16, 16))
+    with pytest.raises(eqx.EquinoxRuntimeError, match="MAP solve failed"):
+        solve_pde(square, kernel=SquaredExponential(0.2), method="map", cg_maxiter=3)
+    # Float32 with SquaredExponential(0.5) on 256 points: the kernel matrix has negative float32
+    # eigenvalues, and CG on K^-1 returned NaN (then raised); the 1D dense solve in whitened
+    # coordinates never forms K^-1. Reference: analytic sin(pi x).
     source = lambda u, d, x: d[(2,)] + math.pi**2 * jnp.sin(math.pi * x[..., 0])  # noqa: E731
-    with pytest.raises(eqx.EquinoxRuntimeError, match="MAP solve failed"):
-        solve_pde(PDEProblem([(0.0, 1.0)], [32], source, ok), kernel=SquaredExponential(0.2), method="map", cg_maxiter=3)
     fine = PDEProblem([(0.0, 1.0)], [256], source, ok)
-    with pytest.raises(eqx.EquinoxRuntimeError, match="MAP solve failed"):
-        solve_pde(fine, kernel=SquaredExponential(0.5), method="map")
+    sol = solve_pde(fine, kernel=SquaredExponential(0.5), method="map")
+    xt = jnp.linspace(0, 1, 300)
+    assert sol.values.dtype == jnp.float32 and int(sol.history["cg_steps"][0]) == 0
+    assert float(jnp.max(jnp.abs(sol(xt[:, None]) - jnp.sin(math.pi * xt)))) < 2e-3
     # "map" runs no Adam steps, so num_steps=0 is accepted and changes nothing
     a, b = (solve_pde(problem, kernel=Matern52(0.3), method="map", **kw) for kw in ({}, {"num_steps": 0}))
     np.testing.assert_array_equal(a.values, b.values)
