@@ -142,10 +142,12 @@ def solve_pde(
 
     **Raises:** `ValueError` for bad arguments, including a kernel that is not $a$ times
     mean-square differentiable (no derivative of order $2a$ at zero, e.g. `Matern32`) on an
-    axis where the equation has derivatives of order $a \le 2$; `equinox.EquinoxRuntimeError` when the MAP
-    solve that gives the answer (`"map"`, and `"window"`'s final solve) does not converge
-    within `cg_maxiter` or is not finite. For example, float32 with a long-lengthscale smooth
-    kernel on a fine grid makes the kernel matrices numerically singular.
+    axis where the equation has derivatives of order $a \le 2$;
+    `equinox.EquinoxRuntimeError` when the MAP solve that gives the answer (`"map"`, and
+    `"window"`'s final solve) does not converge within `cg_maxiter` or is not finite. For
+    example, float32 with a long-lengthscale smooth kernel on a fine 2D grid makes the kernel
+    matrices numerically singular. (1D grids of up to 4096 points are solved densely,
+    without CG.)
 
     **Example:**
 

@@ -153,7 +153,6 @@ class ETDRK(AbstractSpectralStepper):
         return mul(w1, nu) + mul(w2, na + nb) + mul(w3, nl(cc))
 
 
-
 def _masked(x: Array, mask: Array | None) -> Array:
     return x if mask is None else x * mask
 

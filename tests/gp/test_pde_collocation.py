@@ -277,10 +277,11 @@ def test_source_band_reads_the_sine_modes_of_the_source():
     for w, band in ((8, 8.0), (3, 3.0), (1, 2.0)):
         assert source_band(_sines_2d(40, w)[0], jnp.float64) == pytest.approx(band)
     # sin(6 pi x) on [0, 2]: mode 12 of the axis, 3 cycles per unit, band 6
-    p = PDEProblem([(0.0, 2.0)], [101], lambda u, d, x: d[(2,)] - jnp.sin(6 * math.pi * x[..., 0]), lambda x: 0 * x[..., 0])
+    zero = lambda x: 0 * x[..., 0]  # noqa: E731
+    p = PDEProblem([(0.0, 2.0)], [101], lambda u, d, x: d[(2,)] - jnp.sin(6 * math.pi * x[..., 0]), zero)
     assert source_band(p, jnp.float64) == pytest.approx(6.0)
     # a non-periodic smooth source: its linear part is removed first, so e^x gets a small band
-    p = PDEProblem([(0.0, 1.0)], [200], lambda u, d, x: d[(2,)] - jnp.exp(x[..., 0]), lambda x: 0 * x[..., 0])
+    p = PDEProblem([(0.0, 1.0)], [200], lambda u, d, x: d[(2,)] - jnp.exp(x[..., 0]), zero)
     assert 2.0 <= source_band(p, jnp.float64) <= 10.0
     laplace = PDEProblem([(0.0, 1.0)] * 2, [20, 20], lambda u, d, x: d[(2, 0)] + d[(0, 2)], lambda x: x[..., 0])
     assert source_band(laplace, jnp.float64) is None
