@@ -23,7 +23,7 @@ def _varies_over_devices(x) -> bool:
     """Whether `x` is a per-device value inside `shard_map`. `equinox.error_if` cannot
     check those: its branches disagree on the manual axes, and an error raised on several
     devices at once aborts the process, so the check is skipped there."""
-    aval = jax.typeof(x)
+    aval = jax.typeof(x) if hasattr(jax, "typeof") else jax.core.get_aval(x)
     manual = getattr(aval, "manual_axis_type", None)
     return bool(manual.varying if manual is not None else getattr(aval, "vma", ()))
 
