@@ -138,36 +138,51 @@ BAND_FLOOR = 1e-3
 
 
 def source_band(problem, dtype) -> float | None:
-    r"""The band (cycles per unit length) of the equation's source on the full grid, for
+    r"""The band (cycles per unit length) of the equation's data on the full grid, for
     `method="window"` when no `max_frequency` is given; None when the source is zero.
 
-    Along every axis the source $f$ (the residual at $u = 0$, negated) minus its linear
-    interpolant between the two end slices is expanded in sines (an FFT of its odd
-    extension, so a smooth non-periodic source has no jump and a fast-decaying spectrum).
-    With $k$ the highest sine mode whose amplitude, summed over the other axes, is at least
-    `BAND_FLOOR` of the largest, the band is twice its frequency $k/(2L)$ ($L$ the axis
-    length), at least two cycles per domain length, and the largest over the axes. A band
-    far below the grid's Nyquist frequency lets the window take every $s$-th point and span
-    the domain; the default band of the string kernels, 0.6 of Nyquist, confines it to a
-    `window`-point block: on a 128x128 grid with a smooth source the fitted kernels then made
-    the full-grid MAP solve fail.
+    Along every axis, the lines of the source $f$ (the residual at $u = 0$, negated), and on a
+    grid of two or more axes the boundary lines of the Dirichlet data $g$ (lines along the axis
+    that lie on a face of another axis), minus their linear interpolant between the two ends,
+    are expanded in sines (an FFT of the odd extension, so a smooth non-periodic line has no
+    jump and a fast-decaying spectrum). With $k$ the highest sine mode whose amplitude, summed
+    over the lines, is at least `BAND_FLOOR` of the largest, the band is twice its frequency
+    $k/(2L)$ ($L$ the axis length), at least two cycles per domain length, and the largest over
+    the axes and the two data sets. A band far below the grid's Nyquist frequency lets the
+    window take every $s$-th point and span the domain; the default band of the string kernels,
+    0.6 of Nyquist, confines it to a `window`-point block: on a 128x128 grid with a smooth
+    source the fitted kernels then made the full-grid MAP solve fail.
     """
-    _, _, _, target = _equation_at_zero(problem, dtype)
+    x, _, _, target = _equation_at_zero(problem, dtype)
     f = np.asarray(target, np.float64).reshape(problem.grid_sizes)
     if not np.any(f):
         return None
+    g = np.asarray(problem.boundary(x), np.float64).reshape(problem.grid_sizes) if problem.ndim > 1 else None
     band = 0.0
     for j, (n, h) in enumerate(zip(problem.grid_sizes, problem.spacings)):
         if n < 3:
             continue
-        a = np.moveaxis(f, j, 0).reshape(n, -1)
-        t = np.linspace(0.0, 1.0, n)[:, None]
-        a = a - (a[:1] * (1 - t) + a[-1:] * t)
-        amp = np.sqrt(np.sum(np.abs(np.fft.rfft(np.concatenate([a, -a[-2:0:-1]]), axis=0)) ** 2, axis=1))
         length = (n - 1) * float(h)
-        top = np.nonzero(amp >= BAND_FLOOR * amp.max())[0].max() if amp.max() > 0 else 0
-        band = max(band, 2.0 * top / (2.0 * length), 2.0 / length)
-    return band or None
+        band = max(band, _line_band(np.moveaxis(f, j, 0).reshape(n, -1), length), 2.0 / length)
+        if g is not None:
+            others = [m for i, m in enumerate(problem.grid_sizes) if i != j]
+            idx = np.indices(others).reshape(len(others), -1)
+            on_face = np.any((idx == 0) | (idx == np.array(others)[:, None] - 1), axis=0)
+            band = max(band, _line_band(np.moveaxis(g, j, 0).reshape(n, -1)[:, on_face], length))
+    return band
+
+
+def _line_band(lines, length: float) -> float:
+    """Twice the frequency of the highest sine mode of the columns of `lines` (each minus its
+    linear interpolant) whose summed amplitude is at least `BAND_FLOOR` of the largest."""
+    n = lines.shape[0]
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    a = lines - (lines[:1] * (1 - t) + lines[-1:] * t)
+    amp = np.sqrt(np.sum(np.abs(np.fft.rfft(np.concatenate([a, -a[-2:0:-1]]), axis=0)) ** 2, axis=1))
+    if not amp.max() > 0:
+        return 0.0
+    top = np.nonzero(amp >= BAND_FLOOR * amp.max())[0].max()
+    return 2.0 * top / (2.0 * length)
 
 
 _Window = collections.namedtuple("_Window", "grid_sizes spacings ndim")

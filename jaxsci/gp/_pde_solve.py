@@ -107,7 +107,8 @@ def solve_pde(
     - `num_components`, `max_frequency`: mixture size and the largest initial frequency
       (cycles per unit length, components evenly spaced up to it) for string kernels.
       Default: 0.6 of the grid's Nyquist frequency; for `"window"`, twice the highest
-      frequency of the source's sine expansion (modes above 1e-3 of the largest), at least
+      frequency of the sine expansion of the source (and, on 2D/3D grids, of the boundary
+      data along the boundary faces; modes above 1e-3 of the largest), at least
       two cycles per domain length and at most that default, so that a smooth source lets
       the window span the domain.
     - `method`: `"auto"` (for an equation of at most second order per axis, collocation

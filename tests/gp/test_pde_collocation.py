@@ -298,3 +298,17 @@ def test_default_path_on_a_grid_past_dense_collocation():
     assert "window_loss" in sol.history
     xt = jnp.stack(jnp.meshgrid(jnp.linspace(0, 1, 51), jnp.linspace(0, 1, 51), indexing="ij"), -1)
     assert float(jnp.max(jnp.abs(sol(xt) - exact(xt)))) < 1e-4
+
+
+@pytest.mark.usefixtures("x64")
+def test_source_band_also_reads_oscillating_boundary_data():
+    # Reference: u = cos(6 pi x) cos(6 pi y) + 1 solves u_xx + u_yy + 72 pi^2 u = 72 pi^2: the
+    # source is constant (alone it gives the floor, 2), the boundary data oscillate at 3
+    # cycles per unit (band 6). A cosine is not a finite sine series (its curvature at the
+    # ends is not zero), so the estimate may exceed 6, but must not fall below it.
+    a = 6 * math.pi
+    exact = lambda x: jnp.cos(a * x[..., 0]) * jnp.cos(a * x[..., 1]) + 1.0  # noqa: E731
+    residual = lambda u, d, x: d[(2, 0)] + d[(0, 2)] + 2 * a * a * (u - 1)  # noqa: E731
+    band = source_band(PDEProblem([(0.0, 1.0)] * 2, [40, 40], residual, exact), jnp.float64)
+    flat = source_band(PDEProblem([(0.0, 1.0)] * 2, [40, 40], residual, lambda x: 1.0 + 0 * x[..., 0]), jnp.float64)
+    assert flat == pytest.approx(2.0) and band >= 6.0
