@@ -154,10 +154,10 @@ def source_band(problem, dtype) -> float | None:
     source the fitted kernels then made the full-grid MAP solve fail.
     """
     x, _, _, target = _equation_at_zero(problem, dtype)
-    f = np.asarray(target, np.float64).reshape(problem.grid_sizes)
+    f = np.asarray(target).reshape(problem.grid_sizes)
     if not np.any(f):
         return None
-    g = np.asarray(problem.boundary(x), np.float64).reshape(problem.grid_sizes) if problem.ndim > 1 else None
+    g = np.asarray(problem.boundary(x)).reshape(problem.grid_sizes) if problem.ndim > 1 else None
     band = 0.0
     for j, (n, h) in enumerate(zip(problem.grid_sizes, problem.spacings)):
         if n < 3:
@@ -175,6 +175,9 @@ def source_band(problem, dtype) -> float | None:
 def _line_band(lines, length: float) -> float:
     """Twice the frequency of the highest sine mode of the columns of `lines` (each minus its
     linear interpolant) whose summed amplitude is at least `BAND_FLOOR` of the largest."""
+    if np.iscomplexobj(lines):
+        lines = np.concatenate([lines.real, lines.imag], axis=1)
+    lines = lines.astype(np.float64)
     n = lines.shape[0]
     t = np.linspace(0.0, 1.0, n)[:, None]
     a = lines - (lines[:1] * (1 - t) + lines[-1:] * t)

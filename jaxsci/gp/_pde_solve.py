@@ -200,7 +200,8 @@ def solve_pde(
     dtype = jnp.zeros(()).dtype
     problem.check_residual(dtype)
     jitter = float(jitter if jitter is not None else (1e-10 if dtype == jnp.float64 else 1e-5))
-    if method == "window" and max_frequency is None and isinstance(kernel, str):
+    fits_window = method == "window" and learn_kernel and int(num_steps) > 0
+    if fits_window and max_frequency is None and isinstance(kernel, str):
         band = source_band(problem, dtype)  # the window spans the domain when the source is smooth
         nyquist = min(0.5 / float(h) for h in problem.spacings)
         max_frequency = None if band is None else min(band, 0.6 * nyquist)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -101,11 +102,14 @@ def rollout(
     - `checkpoint`: `None` (plain scan), a segment length in steps (a divisor or a
       multiple of `save_every`), or `"sqrt"`.
     - `include_init`: prepend `u0` to the output.
-    - `check_finite`: raise (an `equinox.EquinoxRuntimeError`, also under `jit` and `vmap`)
-      if the final state holds an inf or NaN, which an unstable time step produces. The
-      check reads only the last frame, and is skipped for per-device values inside
-      `jax.shard_map` (e.g. under [`jaxsci.parallel.data_parallel`][]). `False` returns the
-      states whatever they are.
+    - `check_finite`: raise if the final state holds an inf or NaN, which an unstable time
+      step produces: an `equinox.EquinoxRuntimeError` eagerly and under `equinox.filter_jit`,
+      a `jax.errors.JaxRuntimeError` carrying the same message under `jax.jit` (also under
+      `vmap`). The check reads only the last frame (every floating leaf of a pytree state).
+      Inside `jax.shard_map` it is skipped for per-device values (e.g. under
+      [`jaxsci.parallel.data_parallel`][]); for replicated values, or with
+      `check_vma=False`, it would fire on every device at once, so pass `False` there.
+      `False` returns the states whatever they are.
 
     **Returns:** states after `save_every, 2 save_every, ..., num_steps` steps, stacked
     along a new leading axis (shape `(num_steps // save_every [+1], *u0.shape)`).
@@ -152,8 +156,10 @@ def rollout(
         if rem:
             _, tail = _saves(_steps(step, save_every, False), rem, out, True)(carry)
             frames = jnp.concatenate([frames, tail])
-    if check_finite and not _varies_over_devices(frames):
-        frames = eqx.error_if(frames, ~jnp.all(jnp.isfinite(frames[-1])), _NOT_FINITE)
+    leaves = [a for a in jax.tree.leaves(frames) if jnp.issubdtype(a.dtype, jnp.inexact)]
+    if check_finite and leaves and not any(_varies_over_devices(a) for a in leaves):
+        bad = functools.reduce(jnp.logical_or, [~jnp.all(jnp.isfinite(a[-1])) for a in leaves])
+        frames = eqx.error_if(frames, bad, _NOT_FINITE)
     if include_init:
         frames = jnp.concatenate([jnp.asarray(u0, frames.dtype)[None], frames])
     return frames

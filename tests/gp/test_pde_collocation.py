@@ -283,6 +283,9 @@ def test_source_band_reads_the_sine_modes_of_the_source():
     # a non-periodic smooth source: its linear part is removed first, so e^x gets a small band
     p = PDEProblem([(0.0, 1.0)], [200], lambda u, d, x: d[(2,)] - jnp.exp(x[..., 0]), zero)
     assert 2.0 <= source_band(p, jnp.float64) <= 10.0
+    # a complex source: its real and imaginary parts both count (no ComplexWarning)
+    p = PDEProblem([(0.0, 1.0)], [64], lambda u, d, x: d[(2,)] - 1j * jnp.sin(3 * math.pi * x[..., 0]), zero)
+    assert source_band(p, jnp.float64) == pytest.approx(3.0)
     laplace = PDEProblem([(0.0, 1.0)] * 2, [20, 20], lambda u, d, x: d[(2, 0)] + d[(0, 2)], lambda x: x[..., 0])
     assert source_band(laplace, jnp.float64) is None
 

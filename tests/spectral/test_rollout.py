@@ -146,3 +146,14 @@ def test_unstable_step_raises_unless_check_finite_is_off():
     assert not np.isfinite(traj[-1]).any()
     stable = sp.rollout(sp.ETDRK(pde, 1e-4), u0, 50, save_every=10)
     assert np.isfinite(stable).all()
+
+
+def test_finiteness_check_on_pytree_states_and_under_jax_jit():
+    # Reference: a plain callable on a dict state; every floating leaf's last frame is checked.
+    ok = sp.rollout(lambda u: {"a": u["a"] + 1, "n": u["n"] + 1}, {"a": jnp.zeros(3), "n": jnp.zeros(3, int)}, 3)
+    np.testing.assert_array_equal(ok["a"][-1], 3.0)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="inf/NaN"):
+        sp.rollout(lambda u: {"a": u["a"] / 0.0 * 0.0}, {"a": jnp.zeros(3)}, 3)
+    # under jax.jit the same message arrives inside a JaxRuntimeError
+    with pytest.raises(Exception, match="inf/NaN"):
+        jax.jit(lambda u: sp.rollout(lambda v: v / 0.0 * 0.0, u, 3))(jnp.zeros(3)).block_until_ready()
