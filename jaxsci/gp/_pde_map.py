@@ -52,8 +52,13 @@ iteration counts grow with $N$ (940 at 4096 points, about 90 s, against a few se
 
 
 @eqx.filter_jit
-def gauss_newton_solve(problem, kernels, u0, precisions, jitter, *, num_steps=1, tol=None, maxiter=2000):
+def gauss_newton_solve(
+    problem, kernels, u0, precisions, jitter, *, num_steps=1, tol=None, maxiter=2000, residual_weight=None
+):
     """`num_steps` Gauss-Newton steps (one is the exact MAP for affine residuals) from `u0`.
+
+    `residual_weight` (grid-shaped, or None for ones) multiplies the residual pointwise: zero on
+    the boundary points drops the equation there (`solve_pde(boundary_residual=False)`).
 
     Returns `(u, info)` with `info["cg_steps"]` the CG iterations of every step (0 for the
     dense solves of 1D grids up to `DIRECT_MAX_POINTS`) and `info["converged"]` whether the
@@ -74,8 +79,10 @@ def gauss_newton_solve(problem, kernels, u0, precisions, jitter, *, num_steps=1,
     inv_lambda = 1.0 / _outer(evals)
     projected = {k: jnp.einsum("ia,ij,ja->a", vectors[k[0]], op, vectors[k[0]]) for k, op in ops.items()}
 
+    weight = jnp.ones(sizes, dtype) if residual_weight is None else jnp.asarray(residual_weight, dtype)
+
     def residual_of(u):
-        return problem.residual(u, derivative_fields(u, ops, problem.derivatives), x)
+        return weight * problem.residual(u, derivative_fields(u, ops, problem.derivatives), x)
 
     tol = tol if tol is not None else (1e-7 if dtype == jnp.float64 else 1e-4)
     structure = jax.ShapeDtypeStruct(u0.shape, dtype)
@@ -97,7 +104,7 @@ def gauss_newton_solve(problem, kernels, u0, precisions, jitter, *, num_steps=1,
             cg_steps.append(jnp.zeros((), jnp.int32))
             continue
         rhs = -(_eigen_apply(vectors, inv_lambda, u) + tau_b * mask * (u - g) + tau_r * vjp(r0))
-        symbol = _symbol(problem, ops, projected, u, x, d, sizes)
+        symbol = _symbol(problem, ops, projected, u, x, weight, sizes)
         precond_diag = 1.0 / (inv_lambda + tau_r * symbol**2 + tau_b * boundary_fraction)
         operator = lx.FunctionLinearOperator(normal, structure, tags=lx.positive_semidefinite_tag)
         precond = lx.FunctionLinearOperator(
@@ -140,12 +147,12 @@ def _whitened_direct_step(u, r0, jvp, g, mask, tau_b, tau_r, vectors, evals):
     return half(v.reshape(shape))
 
 
-def _symbol(problem, ops, projected, u, x, d, sizes):
-    """Approximate eigenvalues of the residual Jacobian in the Kronecker eigenbasis of K."""
+def _symbol(problem, ops, projected, u, x, weight, sizes):
+    """Approximate eigenvalues of the residual Jacobian in the Kronecker eigenbasis of K: the
+    residual's coefficients averaged over the points where `weight` is non-zero."""
     derivs = derivative_fields(u, ops, problem.derivatives)
     _, pullback = jax.vjp(lambda uu, dd: problem.residual(uu, dd, x), u, derivs)
-    n = math.prod(sizes)
-    cu, cd = pullback(jnp.ones(sizes, u.dtype) / n)
+    cu, cd = pullback(weight / jnp.sum(weight))
     symbol = jnp.sum(cu) * jnp.ones(sizes, u.dtype)
     for m in problem.derivatives:
         factors = [projected[(j, a)] if a > 0 else jnp.ones(sizes[j], u.dtype) for j, a in enumerate(m)]

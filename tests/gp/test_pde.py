@@ -92,12 +92,17 @@ def test_kronecker_prior_matches_dense_gaussian(getkey):
 
 
 @pytest.mark.usefixtures("x64")
-def test_map_fast_path_matches_dense_normal_equations():
-    # Reference: dense solve of (K^-1 + tb B + tr L^T L) u = tb B g + tr L^T f, L = D1 (+) D2.
+@pytest.mark.parametrize("boundary_residual", [True, False])
+def test_map_fast_path_matches_dense_normal_equations(boundary_residual):
+    # Reference: dense solve of (K^-1 + tb B + tr L^T W L) u = tb B g + tr L^T W f, L = D1 (+) D2,
+    # W the identity (residual at every point) or the interior indicator (the default).
     problem, exact = _poisson((9, 7))
     kernels = (SquaredExponential(0.3), Matern52(0.5))
     taus = (1e4, 1e3)
-    sol = solve_pde(problem, kernel=kernels, method="map", precisions=taus, jitter=1e-8, cg_tol=1e-12)
+    sol = solve_pde(
+        problem, kernel=kernels, method="map", precisions=taus, jitter=1e-8, cg_tol=1e-12,
+        boundary_residual=boundary_residual,
+    )
     chols = [axis_cholesky(k, n, h, 1e-8) for k, n, h in zip(kernels, problem.grid_sizes, problem.spacings)]
     ops = derivative_operators(kernels, problem, chols)
     K = jnp.kron(*(c @ c.T for c in chols))
@@ -106,30 +111,65 @@ def test_map_fast_path_matches_dense_normal_equations():
     b = problem.boundary_mask().reshape(-1).astype(float)
     f = -2 * math.pi**2 * exact(x).reshape(-1)
     g = exact(x).reshape(-1)
-    A = jnp.linalg.inv(K) + taus[0] * jnp.diag(b) + taus[1] * L.T @ L
-    u = jnp.linalg.solve(A, taus[0] * b * g + taus[1] * L.T @ f)
+    w = jnp.ones_like(b) if boundary_residual else 1.0 - b
+    A = jnp.linalg.inv(K) + taus[0] * jnp.diag(b) + taus[1] * L.T @ (w[:, None] * L)
+    u = jnp.linalg.solve(A, taus[0] * b * g + taus[1] * L.T @ (w * f))
     assert _rel(sol.values.reshape(-1), u) < 1e-7
     # The MAP is a stationary point of the training objective at fixed kernels and precisions.
-    grad = jax.grad(pde_objective, argnums=1)(problem, sol.values, kernels, jnp.log(jnp.array(taus)), 1e-8)
+    log_taus = jnp.log(jnp.array(taus))
+    grad = jax.grad(pde_objective, argnums=1)(problem, sol.values, kernels, log_taus, 1e-8, boundary_residual)
     assert float(jnp.max(jnp.abs(grad))) < 1e-6 * float(jnp.max(jnp.abs(A @ u)))
 
 
 @pytest.mark.usefixtures("x64")
-def test_map_dense_1d_path_matches_dense_normal_equations():
-    # Reference: the dense normal equations (K^-1 + tb B + tr D^T D) u = tb B g + tr D^T f in
-    # 1D, where solve_pde solves in whitened coordinates by QR instead of CG on K^-1.
+@pytest.mark.parametrize("boundary_residual", [True, False])
+def test_map_dense_1d_path_matches_dense_normal_equations(boundary_residual):
+    # Reference: the dense normal equations (K^-1 + tb B + tr D^T W D) u = tb B g + tr D^T W f
+    # in 1D, where solve_pde solves in whitened coordinates by QR instead of CG on K^-1.
     problem, exact = _poisson((40,), freq=2.0)
     kernel, taus = Matern52(0.3), (1e6, 1e2)
-    sol = solve_pde(problem, kernel=kernel, method="map", precisions=taus, jitter=1e-8)
+    sol = solve_pde(
+        problem, kernel=kernel, method="map", precisions=taus, jitter=1e-8, boundary_residual=boundary_residual
+    )
     assert int(sol.history["cg_steps"][0]) == 0
     (chol,) = [axis_cholesky(kernel, 40, problem.spacings[0], 1e-8)]
     d2 = derivative_operators((kernel,), problem, [chol])[(0, 2)]
     x = problem.points()
     b = problem.boundary_mask().reshape(-1).astype(float)
     f = -((2 * math.pi) ** 2) * exact(x).reshape(-1)
-    a = jnp.linalg.inv(chol @ chol.T) + taus[0] * jnp.diag(b) + taus[1] * d2.T @ d2
-    u = jnp.linalg.solve(a, taus[0] * b * exact(x).reshape(-1) + taus[1] * d2.T @ f)
+    w = jnp.ones_like(b) if boundary_residual else 1.0 - b
+    a = jnp.linalg.inv(chol @ chol.T) + taus[0] * jnp.diag(b) + taus[1] * d2.T @ (w[:, None] * d2)
+    u = jnp.linalg.solve(a, taus[0] * b * exact(x).reshape(-1) + taus[1] * d2.T @ (w * f))
     assert _rel(sol.values.reshape(-1), u) < 1e-8
+
+
+@pytest.mark.usefixtures("x64")
+def test_default_boundary_precision_and_interior_residual_on_a_smooth_problem():
+    # Reference: u = sin(pi x), u'' = -pi^2 sin(pi x), with a short fixed Matern52(0.3). With
+    # tau_b = 1e8 and tau_r = 1e8 / mean(f^2) (the old default) the residual term pulled u off
+    # the boundary data: 0.50 on 32 points, 1.5e-2 on 256. The grid-scale boundary precision
+    # gives 0.062 and 1.3e-4; leaving the boundary points to the Dirichlet term alone
+    # (boundary_residual=False) gives 9e-4 and under 2e-5.
+    errors = {}
+    for n in (32, 256):
+        problem, exact = _poisson((n,))
+        for flag in (True, False):
+            sol = solve_pde(problem, kernel=Matern52(0.3), method="map", boundary_residual=flag)
+            errors[n, flag] = float(jnp.max(jnp.abs(sol.values - exact(problem.points()))))
+        f2 = float(jnp.mean((math.pi**2 * exact(problem.points())) ** 2))
+        taus = solve_pde(problem, kernel=Matern52(0.3), method="map").precisions
+        h = 1.0 / (n - 1)
+        np.testing.assert_allclose(taus, [max(1e8, 0.1 * 1e8 / f2 / h**4), 1e8 / f2], rtol=1e-12)
+    assert errors[32, True] < 0.1 and errors[256, True] < 5e-4
+    assert errors[32, False] < 2e-3 and errors[256, False] < 5e-5
+    # The Adam path trains the same objective: its first loss is the objective at the MAP start.
+    problem, _ = _poisson((32,))
+    start = solve_pde(problem, kernel=Matern52(0.3), method="map", boundary_residual=False)
+    sol = solve_pde(problem, kernel=Matern52(0.3), method="adam", num_steps=1, boundary_residual=False)
+    log_taus = jnp.log(start.precisions)
+    for flag in (False, True):
+        value = pde_objective(problem, start.values, (Matern52(0.3),), log_taus, 1e-10, flag)
+        assert (abs(float(sol.history["loss"][0]) - float(value)) < 1e-9 * abs(float(value))) == (not flag)
 
 
 @pytest.mark.usefixtures("x64")
@@ -234,6 +274,8 @@ def test_wrong_residual_shape_and_bad_arguments():
         solve_pde(problem, kernel=Matern52(0.3), method="adam", num_steps=0)
     with pytest.raises(ValueError, match="monitor_every"):
         solve_pde(problem, kernel=Matern52(0.3), method="adam", monitor_every=0)
+    with pytest.raises(ValueError, match="boundary_residual"):
+        solve_pde(problem, kernel=Matern52(0.3), method="map", boundary_residual="no")
     # u'' needs a twice mean-square differentiable kernel: Matern32 gave errors of 0.9-1 on
     # every grid; on a first-order equation it is accepted (reference: sin(pi x) at 1/2).
     from jaxsci.gp.kernels import Matern32
