@@ -143,9 +143,10 @@ def source_band(problem, dtype) -> float | None:
 
     Along every axis, the lines of the source $f$ (the residual at $u = 0$, negated), and on a
     grid of two or more axes the boundary lines of the Dirichlet data $g$ (lines along the axis
-    that lie on a face of another axis), minus their linear interpolant between the two ends,
-    are expanded in sines (an FFT of the odd extension, so a smooth non-periodic line has no
-    jump and a fast-decaying spectrum). With $k$ the highest sine mode whose amplitude, summed
+    that lie on a face of another axis), minus their linear interpolant between the two ends
+    (and, in a second expansion, minus a cubic that also removes the curvature at the ends;
+    see `_line_band`), are expanded in sines (an FFT of the odd extension, so a smooth
+    non-periodic line has no jump and a fast-decaying spectrum). With $k$ the highest sine mode whose amplitude, summed
     over the lines, is at least `BAND_FLOOR` of the largest, the band is twice its frequency
     $k/(2L)$ ($L$ the axis length), at least two cycles per domain length, and the largest over
     the axes and the two data sets. A band far below the grid's Nyquist frequency lets the
@@ -173,19 +174,43 @@ def source_band(problem, dtype) -> float | None:
 
 
 def _line_band(lines, length: float) -> float:
-    """Twice the frequency of the highest sine mode of the columns of `lines` (each minus its
-    linear interpolant) whose summed amplitude is at least `BAND_FLOOR` of the largest."""
+    """Twice the frequency of the highest sine mode of the columns of `lines` whose summed
+    amplitude is at least `BAND_FLOOR` of the largest.
+
+    Each column first loses its linear interpolant between the ends, so that its odd extension
+    is continuous. A line whose second derivative is not zero at the ends (a cosine, an
+    exponential) still has an odd extension with a jump in the second derivative, and sine
+    amplitudes that decay only like $k^{-3}$: cos(2 pi x) gave a band of 13 instead of 2.
+    So a second expansion also removes the cubic with those end second derivatives (one-sided
+    five-point differences), which leaves a $k^{-5}$ decay. Both expansions are thresholded
+    against the largest amplitude of the first, and the smaller band is taken: a poor
+    difference estimate (an under-resolved line) can neither raise the band nor, by adding a
+    large smooth cubic, hide high modes under a raised threshold.
+    """
     if np.iscomplexobj(lines):
         lines = np.concatenate([lines.real, lines.imag], axis=1)
     lines = lines.astype(np.float64)
     n = lines.shape[0]
     t = np.linspace(0.0, 1.0, n)[:, None]
     a = lines - (lines[:1] * (1 - t) + lines[-1:] * t)
-    amp = np.sqrt(np.sum(np.abs(np.fft.rfft(np.concatenate([a, -a[-2:0:-1]]), axis=0)) ** 2, axis=1))
+    amp = _sine_amplitudes(a)
     if not amp.max() > 0:
         return 0.0
-    top = np.nonzero(amp >= BAND_FLOOR * amp.max())[0].max()
+    floor = BAND_FLOOR * amp.max()
+    top = np.nonzero(amp >= floor)[0].max()
+    if n >= 8:
+        stencil = np.array([35.0, -104.0, 114.0, -56.0, 11.0]) * (n - 1) ** 2 / 12.0  # d^2/dt^2 at an end
+        s0, s1 = stencil @ a[:5], stencil @ a[::-1][:5]
+        cubic = s0 * ((1 - t) ** 3 - (1 - t)) / 6.0 + s1 * (t**3 - t) / 6.0  # zero at the ends
+        above = np.nonzero(_sine_amplitudes(a - cubic) >= floor)[0]
+        top = min(top, above.max() if above.size else 0)  # none left: the line was a cubic
     return 2.0 * top / (2.0 * length)
+
+
+def _sine_amplitudes(a):
+    """Sine-mode amplitudes of the odd extensions of the columns of `a` (each zero at both
+    ends), as a root sum of squares over the columns."""
+    return np.sqrt(np.sum(np.abs(np.fft.rfft(np.concatenate([a, -a[-2:0:-1]]), axis=0)) ** 2, axis=1))
 
 
 _Window = collections.namedtuple("_Window", "grid_sizes spacings ndim")

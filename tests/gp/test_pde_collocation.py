@@ -291,6 +291,27 @@ def test_source_band_reads_the_sine_modes_of_the_source():
 
 
 @pytest.mark.usefixtures("x64")
+def test_source_band_removes_the_end_curvature():
+    # Reference: the band of the data's true content. A line whose second derivative is not
+    # zero at the ends has sine amplitudes decaying like k^-3 once its linear part is gone;
+    # removing the cubic with those end curvatures leaves k^-5. cos(2 pi x) (1 cycle, band
+    # 2) read 13 with the linear correction alone; a quadratic is removed exactly (band: the
+    # 2-cycle floor). Under-resolved content must not be hidden: cos(40 pi x) (band 40) on
+    # 96 points, whose end curvature the differences cannot estimate, keeps a band >= 40.
+    zero = lambda x: 0 * x[..., 0]  # noqa: E731
+
+    def band(source, n=96):
+        problem = PDEProblem([(0.0, 1.0)], [n], lambda u, d, x: d[(2,)] - source(x[..., 0]), zero)
+        return source_band(problem, jnp.float64)
+
+    assert 2.0 <= band(lambda x: jnp.cos(2 * math.pi * x)) <= 5.0
+    assert band(lambda x: x**2 + 3 * x) == pytest.approx(2.0)
+    assert 6.0 <= band(lambda x: jnp.cos(6 * math.pi * x)) <= 15.0
+    assert band(lambda x: jnp.cos(40 * math.pi * x)) >= 40.0
+    assert band(lambda x: jnp.sin(8 * math.pi * x) + jnp.exp(x)) == pytest.approx(8.0)
+
+
+@pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("k", [4, 1])
 def test_default_path_on_a_grid_past_dense_collocation(k):
     # Reference: the analytic solution sin(k pi x) sin(k pi y). 64^2 points is past dense
