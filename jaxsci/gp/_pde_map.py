@@ -23,6 +23,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 
 from ._pde_operators import axis_matrix, derivative_fields, derivative_operators, mode_apply
 
@@ -48,7 +49,8 @@ def _outer(vectors):
 DIRECT_MAX_POINTS = 4096
 """1D grids up to this size are solved densely (`_whitened_direct_step`). In 1D the Kronecker
 structure saves nothing: one CG iteration costs a few dense $N\times N$ products, and the
-iteration counts grow with $N$ (940 at 4096 points, about 90 s, against a few seconds dense)."""
+iteration counts grow with $N$ (940 at 4096 points, about 90 s, against 20 s dense on 2 CPU
+cores; 2.3 s at 2048)."""
 
 
 @eqx.filter_jit
@@ -100,7 +102,7 @@ def gauss_newton_solve(
             return _eigen_apply(vectors, inv_lambda, v) + tau_b * mask * v + tau_r * vjp(jvp(v))
 
         if direct:
-            u = _whitened_direct_step(u, r0, jvp, mask * g, mask, tau_b, tau_r, vectors, evals)
+            u = _whitened_direct_step(u, r0, jvp, g, _boundary_index(sizes), tau_b, tau_r, vectors, evals)
             cg_steps.append(jnp.zeros((), jnp.int32))
             continue
         rhs = -(_eigen_apply(vectors, inv_lambda, u) + tau_b * mask * (u - g) + tau_r * vjp(r0))
@@ -123,13 +125,18 @@ def gauss_newton_solve(
     return u, {"cg_steps": jnp.stack(cg_steps), "converged": converged}
 
 
-def _whitened_direct_step(u, r0, jvp, g, mask, tau_b, tau_r, vectors, evals):
+def _whitened_direct_step(u, r0, jvp, g, boundary, tau_b, tau_r, vectors, evals):
     r"""The Gauss-Newton iterate by a dense solve in whitened coordinates $u = K^{1/2} v$:
     $\min_v \tfrac12\|v\|^2 + \tfrac{\tau_b}{2}\|B K^{1/2} v - g\|^2
     + \tfrac{\tau_r}{2}\|J K^{1/2} v - (J u - r_0)\|^2$, a least-squares problem with the
-    stacked matrix $[I; W]$, solved by QR. No $K^{-1}$ is formed, so a numerically singular
-    $K$ costs nothing, and QR works with the condition number of $[I; W]$, the square root of
-    that of the normal matrix $I + W^\top W$ (whose Cholesky factor fails in float32)."""
+    stacked matrix $A = [I; W]$, solved by QR. No $K^{-1}$ is formed, so a numerically singular
+    $K$ costs nothing, and QR works with the condition number of $A$, the square root of
+    that of the normal matrix $I + W^\top W$ (whose Cholesky factor fails in float32).
+
+    `boundary` holds the flat indices of the boundary points (static), so $B$ has only those
+    rows. Only $R$ is computed: the QR of $[A \mid y]$ carries $Q^\top y$ in its last column,
+    so $Q$ is never formed (with the zero rows of $B$ gone too: 1.7x faster at 2048 points,
+    1.5x at 4096, same solution)."""
     shape, dtype = u.shape, u.dtype
     root = _outer([jnp.sqrt(e) for e in evals])
     half = lambda v: _eigen_apply(vectors, root, v)  # noqa: E731  (K^{1/2}, symmetric)
@@ -137,14 +144,24 @@ def _whitened_direct_step(u, r0, jvp, g, mask, tau_b, tau_r, vectors, evals):
 
     def rows(v):
         w = half(v.reshape(shape))
-        return jnp.concatenate([sb * (mask * w).ravel(), sr * jvp(w).ravel()])
+        return jnp.concatenate([sb * w.ravel()[boundary], sr * jvp(w).ravel()])
 
     n = math.prod(shape)
     w = jax.vmap(rows, out_axes=1)(jnp.eye(n, dtype=dtype))
-    y = jnp.concatenate([sb * g.ravel(), sr * (jvp(u) - r0).ravel()])
-    q, r = jnp.linalg.qr(jnp.concatenate([jnp.eye(n, dtype=dtype), w]))
-    v = jax.scipy.linalg.solve_triangular(r, q[n:].T @ y, lower=False)
+    y = jnp.concatenate([jnp.zeros(n, dtype), sb * g.ravel()[boundary], sr * (jvp(u) - r0).ravel()])
+    stacked = jnp.concatenate([jnp.concatenate([jnp.eye(n, dtype=dtype), w]), y[:, None]], axis=1)
+    r = jnp.linalg.qr(stacked, mode="r")
+    v = jax.scipy.linalg.solve_triangular(r[:n, :n], r[:n, n], lower=False)
     return half(v.reshape(shape))
+
+
+def _boundary_index(sizes):
+    """Flat indices of the points on a face of the grid (numpy, static)."""
+    mask = np.zeros(sizes, bool)
+    for j, n in enumerate(sizes):
+        edge = np.isin(np.arange(n), (0, n - 1)).reshape([n if i == j else 1 for i in range(len(sizes))])
+        mask = mask | edge
+    return np.flatnonzero(mask)
 
 
 def _symbol(problem, ops, projected, u, x, weight, sizes):
