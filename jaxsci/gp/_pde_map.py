@@ -10,9 +10,10 @@ Matrix-vector products are matrix-free: $K^{-1}$ through the per-axis eigendecom
 (Kronecker), $J$ and $J^\top$ through `jax.linearize`/`jax.linear_transpose` of the residual,
 whose derivative fields are mode products. The preconditioner is diagonal in the Kronecker
 eigenbasis of $K$: it replaces every derivative operator $D_j$ by the diagonal of
-$Q_j^\top D_j Q_j$ and the residual's coefficients by their grid means, which is exact for a
-circulant (periodic) analogue of the problem. On 1D grids of at most `DIRECT_MAX_POINTS`
-points each step is a dense least-squares solve in whitened coordinates instead.
+$Q_j^\top D_j Q_j$ and the residual's coefficients by their means over the points where the
+equation is imposed, which is exact for a circulant (periodic) analogue of the problem. On 1D
+grids of at most `DIRECT_MAX_POINTS` points each step is a dense least-squares solve in
+whitened coordinates instead.
 """
 
 from __future__ import annotations
@@ -59,8 +60,10 @@ def gauss_newton_solve(
 ):
     """`num_steps` Gauss-Newton steps (one is the exact MAP for affine residuals) from `u0`.
 
-    `residual_weight` (grid-shaped, or None for ones) multiplies the residual pointwise: zero on
-    the boundary points drops the equation there (`solve_pde(boundary_residual=False)`).
+    `residual_weight` (None, or a 0/1 mask of the grid's shape) multiplies the residual
+    pointwise: zero on the boundary points drops the equation there (`solve_pde`'s default
+    `boundary_residual=False`). The preconditioner's symbol averages over the points where it
+    is one, so other weights are not supported.
 
     Returns `(u, info)` with `info["cg_steps"]` the CG iterations of every step (0 for the
     dense solves of 1D grids up to `DIRECT_MAX_POINTS`) and `info["converged"]` whether the
@@ -86,7 +89,7 @@ def gauss_newton_solve(
     def residual_of(u):
         return weight * problem.residual(u, derivative_fields(u, ops, problem.derivatives), x)
 
-    tol = tol if tol is not None else (1e-7 if dtype == jnp.float64 else 1e-4)
+    tol = tol if tol is not None else (1e-8 if dtype == jnp.float64 else 1e-4)
     structure = jax.ShapeDtypeStruct(u0.shape, dtype)
     boundary_fraction = jnp.mean(mask)
     u, cg_steps, converged = u0, [], jnp.array(True)

@@ -17,7 +17,8 @@ from jaxsci.gp._pde_operators import (
     kron_neg_log_prior,
 )
 from jaxsci.gp._pde_problem import PDEProblem
-from jaxsci.gp._pde_solve import pde_objective, solve_pde
+from jaxsci.gp._pde_map import _boundary_index
+from jaxsci.gp._pde_solve import _initial_precisions, pde_objective, solve_pde
 from jaxsci.gp.kernels import Matern52, MaternCosineMixture, SquaredExponential
 
 
@@ -312,3 +313,25 @@ def test_float32_default_path():
     xt = jnp.linspace(0, 1, 300)
     assert sol.values.dtype == jnp.float32
     assert _rel(sol.on_grid(xt), exact(xt[:, None])) < 2e-2
+
+
+@pytest.mark.parametrize("sizes", [(5,), (3,), (4, 5), (3, 3), (3, 4, 5), (6, 3, 4)])
+def test_boundary_index_is_the_boundary_mask(sizes):
+    # Reference: PDEProblem.boundary_mask, the points with an index 0 or n-1 on some axis.
+    problem = PDEProblem([(0.0, 1.0)] * len(sizes), list(sizes), lambda u, d, x: u, lambda x: 0 * x[..., 0])
+    np.testing.assert_array_equal(_boundary_index(sizes), np.flatnonzero(np.asarray(problem.boundary_mask())))
+
+
+@pytest.mark.usefixtures("x64")
+def test_default_precisions_for_derivative_free_and_high_order_equations():
+    # Reference: u = sin(pi x) is its own solution when the equation reads no derivative (the
+    # default precisions used to fail on max() of no orders); a zero source of a 4th-order
+    # equation on 2000 float32 points made tau_b = 0.1 tau_r h^-8 overflow to inf.
+    exact = lambda x: jnp.sin(math.pi * x[..., 0])  # noqa: E731
+    problem = PDEProblem([(0.0, 1.0)], [32], lambda u, d, x: u - exact(x), exact, derivatives=())
+    sol = solve_pde(problem, kernel=SquaredExponential(0.2), method="map")
+    assert float(jnp.max(jnp.abs(sol.values - exact(problem.points())))) < 1e-4
+    quartic = PDEProblem([(0.0, 1.0)], [2000], lambda u, d, x: d[(4,)], exact, derivatives=((4,),))
+    for dtype in (jnp.float32, jnp.float64):
+        taus = _initial_precisions(quartic, None, dtype)
+        assert taus.dtype == dtype and bool(jnp.all(jnp.isfinite(taus))) and float(taus[0]) > float(taus[1])

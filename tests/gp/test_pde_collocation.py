@@ -312,6 +312,26 @@ def test_source_band_removes_the_end_curvature():
 
 
 @pytest.mark.usefixtures("x64")
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_source_band_of_constant_and_linear_sources_is_the_floor(dtype):
+    # Reference: a constant or linear source has no sine content once its linear interpolant is
+    # gone, so the band is the 2-cycle floor. Round-off alone used to read as a band at Nyquist
+    # (f = 0.3 on 96 points: 94; f = 0.3 on 64^2: 62), which confined the window to a corner.
+    zero = lambda x: 0 * x[..., 0]  # noqa: E731
+    constant, linear = (lambda x: 0.3 + 0 * x[..., 0]), (lambda x: 0.3 * x[..., 0] + 0.1)
+    for source in (constant, linear, lambda x: (0.3 + 0.7j) + 0 * x[..., 0]):
+        for n in (96, 513):
+            problem = PDEProblem([(0.0, 1.0)], [n], lambda u, d, x, s=source: d[(2,)] - s(x), zero)
+            assert source_band(problem, dtype) == pytest.approx(2.0)
+    flat = PDEProblem([(0.0, 1.0)] * 2, [64, 64], lambda u, d, x: d[(2, 0)] + d[(0, 2)] - 0.3, zero)
+    assert source_band(flat, dtype) == pytest.approx(2.0)
+    # content just above round-off still counts: a 1e-9 sine on top of the constant (float64)
+    if dtype == jnp.float64:
+        faint = lambda u, d, x: d[(2,)] - 0.3 - 1e-9 * jnp.sin(8 * math.pi * x[..., 0])  # noqa: E731
+        assert source_band(PDEProblem([(0.0, 1.0)], [96], faint, zero), dtype) == pytest.approx(8.0)
+
+
+@pytest.mark.usefixtures("x64")
 @pytest.mark.parametrize("k", [4, 1])
 def test_default_path_on_a_grid_past_dense_collocation(k):
     # Reference: the analytic solution sin(k pi x) sin(k pi y). 64^2 points is past dense
