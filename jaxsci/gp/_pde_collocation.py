@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
+from ._pde_problem import face_mask
+
 MAX_OBSERVATIONS = 12_000
 """Largest number of observations (grid points plus boundary points) of the dense path."""
 
@@ -210,5 +212,6 @@ def grid_field(problem, kernels, sources, weights, orders):
 
 
 def boundary_indices(problem) -> np.ndarray:
-    """Flat indices of the boundary grid points (static, from the problem's shape)."""
-    return np.flatnonzero(np.asarray(problem.boundary_mask()).reshape(-1))
+    """Flat indices of the boundary grid points (static, from the problem's shape; usable
+    under `jit`)."""
+    return np.flatnonzero(face_mask(problem.grid_sizes))

@@ -24,6 +24,7 @@ from ._pde_collocation import (
     zero_index,
 )
 from ._pde_kernels import cap_envelope, from_log_domain, to_log_domain
+from ._pde_problem import face_mask
 from ._pde_solution import PDESolution
 
 
@@ -166,9 +167,7 @@ def source_band(problem, dtype) -> float | None:
         length = (n - 1) * float(h)
         band = max(band, _line_band(np.moveaxis(f, j, 0).reshape(n, -1), length), 2.0 / length)
         if g is not None:
-            others = [m for i, m in enumerate(problem.grid_sizes) if i != j]
-            idx = np.indices(others).reshape(len(others), -1)
-            on_face = np.any((idx == 0) | (idx == np.array(others)[:, None] - 1), axis=0)
+            on_face = face_mask([m for i, m in enumerate(problem.grid_sizes) if i != j]).reshape(-1)
             band = max(band, _line_band(np.moveaxis(g, j, 0).reshape(n, -1)[:, on_face], length))
     return band
 

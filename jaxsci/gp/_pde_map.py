@@ -24,8 +24,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
-import numpy as np
 
+from ._pde_collocation import boundary_indices
 from ._pde_operators import axis_matrix, derivative_fields, derivative_operators, mode_apply
 
 
@@ -56,14 +56,12 @@ cores; 2.3 s at 2048)."""
 
 @eqx.filter_jit
 def gauss_newton_solve(
-    problem, kernels, u0, precisions, jitter, *, num_steps=1, tol=None, maxiter=2000, residual_weight=None
+    problem, kernels, u0, precisions, jitter, *, num_steps=1, tol=None, maxiter=2000, boundary_residual=False
 ):
     """`num_steps` Gauss-Newton steps (one is the exact MAP for affine residuals) from `u0`.
 
-    `residual_weight` (None, or a 0/1 mask of the grid's shape) multiplies the residual
-    pointwise: zero on the boundary points drops the equation there (`solve_pde`'s default
-    `boundary_residual=False`). The preconditioner's symbol averages over the points where it
-    is one, so other weights are not supported.
+    `boundary_residual` (static) keeps the equation at the boundary points; `False` (as in
+    `solve_pde` and `pde_objective`) weights the residual there by zero.
 
     Returns `(u, info)` with `info["cg_steps"]` the CG iterations of every step (0 for the
     dense solves of 1D grids up to `DIRECT_MAX_POINTS`) and `info["converged"]` whether the
@@ -84,7 +82,7 @@ def gauss_newton_solve(
     inv_lambda = 1.0 / _outer(evals)
     projected = {k: jnp.einsum("ia,ij,ja->a", vectors[k[0]], op, vectors[k[0]]) for k, op in ops.items()}
 
-    weight = jnp.ones(sizes, dtype) if residual_weight is None else jnp.asarray(residual_weight, dtype)
+    weight = jnp.ones(sizes, dtype) if boundary_residual else 1.0 - mask
 
     def residual_of(u):
         return weight * problem.residual(u, derivative_fields(u, ops, problem.derivatives), x)
@@ -105,7 +103,7 @@ def gauss_newton_solve(
             return _eigen_apply(vectors, inv_lambda, v) + tau_b * mask * v + tau_r * vjp(jvp(v))
 
         if direct:
-            u = _whitened_direct_step(u, r0, jvp, g, _boundary_index(sizes), tau_b, tau_r, vectors, evals)
+            u = _whitened_direct_step(u, r0, jvp, g, boundary_indices(problem), tau_b, tau_r, vectors, evals)
             cg_steps.append(jnp.zeros((), jnp.int32))
             continue
         rhs = -(_eigen_apply(vectors, inv_lambda, u) + tau_b * mask * (u - g) + tau_r * vjp(r0))
@@ -156,15 +154,6 @@ def _whitened_direct_step(u, r0, jvp, g, boundary, tau_b, tau_r, vectors, evals)
     r = jnp.linalg.qr(stacked, mode="r")
     v = jax.scipy.linalg.solve_triangular(r[:n, :n], r[:n, n], lower=False)
     return half(v.reshape(shape))
-
-
-def _boundary_index(sizes):
-    """Flat indices of the points on a face of the grid (numpy, static)."""
-    mask = np.zeros(sizes, bool)
-    for j, n in enumerate(sizes):
-        edge = np.isin(np.arange(n), (0, n - 1)).reshape([n if i == j else 1 for i in range(len(sizes))])
-        mask = mask | edge
-    return np.flatnonzero(mask)
 
 
 def _symbol(problem, ops, projected, u, x, weight, sizes):

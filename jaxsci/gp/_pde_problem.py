@@ -8,6 +8,7 @@ from typing import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Bool, Float
 
 
@@ -104,14 +105,7 @@ class PDEProblem(eqx.Module):
 
     def boundary_mask(self) -> Bool[Array, "*grid"]:
         """True on the grid points that lie on a face of the box."""
-        mask = jnp.zeros(self.grid_sizes, bool)
-        for j, n in enumerate(self.grid_sizes):
-            index = jnp.arange(n)
-            edge = (index == 0) | (index == n - 1)
-            shape = [1] * self.ndim
-            shape[j] = n
-            mask = mask | edge.reshape(shape)
-        return mask
+        return jnp.asarray(face_mask(self.grid_sizes))
 
     def check_residual(self, dtype) -> None:
         """Raise `ValueError` unless `residual` returns an array of the grid's shape."""
@@ -131,3 +125,13 @@ class PDEProblem(eqx.Module):
         if not isinstance(g, jax.ShapeDtypeStruct) or g.shape != self.grid_sizes:
             got = getattr(g, "shape", type(g).__name__)
             raise ValueError(f"boundary(x) must return shape x.shape[:-1] = {self.grid_sizes}, got {got}")
+
+
+def face_mask(grid_sizes) -> np.ndarray:
+    """True on the points of a `grid_sizes` grid that lie on a face of the box: a NumPy array,
+    so that index sets built from it stay static under `jit`."""
+    mask = np.zeros(grid_sizes, bool)
+    for j, n in enumerate(grid_sizes):
+        edge = (np.arange(n) == 0) | (np.arange(n) == n - 1)
+        mask = mask | edge.reshape([n if i == j else 1 for i in range(len(grid_sizes))])
+    return mask

@@ -246,7 +246,6 @@ def solve_pde(
             dtype=dtype,
         )
     gauss_newton_steps = 1 if gauss_newton_steps is None else int(gauss_newton_steps)
-    weight = None if boundary_residual else (~problem.boundary_mask()).astype(dtype)
     taus = _initial_precisions(problem, precisions, dtype)
     u0 = jnp.zeros(problem.grid_sizes, dtype)
     history = {}
@@ -264,7 +263,7 @@ def solve_pde(
     if method == "map" or init == "map":
         u0, info = gauss_newton_solve(
             problem, kernels, u0, taus, jitter, num_steps=gauss_newton_steps, tol=cg_tol, maxiter=cg_maxiter,
-            residual_weight=weight,
+            boundary_residual=boundary_residual,
         )
         converged = info.pop("converged")
         history.update(info)
@@ -285,7 +284,7 @@ def solve_pde(
     if refine:
         refined, info = gauss_newton_solve(
             problem, kernels, u, jnp.exp(log_taus), jitter, num_steps=gauss_newton_steps, tol=cg_tol,
-            maxiter=cg_maxiter, residual_weight=weight,
+            maxiter=cg_maxiter, boundary_residual=boundary_residual,
         )
         before, after = (pde_objective(problem, v, kernels, log_taus, jitter, boundary_residual) for v in (u, refined))
         history["refine_objective"] = jnp.stack([before, after])

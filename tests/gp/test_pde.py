@@ -17,7 +17,7 @@ from jaxsci.gp._pde_operators import (
     kron_neg_log_prior,
 )
 from jaxsci.gp._pde_problem import PDEProblem
-from jaxsci.gp._pde_map import _boundary_index
+from jaxsci.gp._pde_collocation import boundary_indices
 from jaxsci.gp._pde_solve import _initial_precisions, pde_objective, solve_pde
 from jaxsci.gp.kernels import Matern52, MaternCosineMixture, SquaredExponential
 
@@ -316,10 +316,17 @@ def test_float32_default_path():
 
 
 @pytest.mark.parametrize("sizes", [(5,), (3,), (4, 5), (3, 3), (3, 4, 5), (6, 3, 4)])
-def test_boundary_index_is_the_boundary_mask(sizes):
-    # Reference: PDEProblem.boundary_mask, the points with an index 0 or n-1 on some axis.
+def test_boundary_indices_are_the_face_points_also_under_jit(sizes):
+    # Reference: the points with an index 0 or n-1 on some axis, from np.indices. The dense 1D
+    # MAP step needs them as a static index set inside its jitted solve.
     problem = PDEProblem([(0.0, 1.0)] * len(sizes), list(sizes), lambda u, d, x: u, lambda x: 0 * x[..., 0])
-    np.testing.assert_array_equal(_boundary_index(sizes), np.flatnonzero(np.asarray(problem.boundary_mask())))
+    idx = np.indices(sizes).reshape(len(sizes), -1)
+    expected = np.flatnonzero(np.any((idx == 0) | (idx == np.array(sizes)[:, None] - 1), axis=0))
+    np.testing.assert_array_equal(boundary_indices(problem), expected)
+    np.testing.assert_array_equal(np.flatnonzero(np.asarray(problem.boundary_mask())), expected)
+    traced = []
+    jax.jit(lambda p: traced.append(boundary_indices(p)) or 0.0)(problem)
+    np.testing.assert_array_equal(traced[0], expected)
 
 
 @pytest.mark.usefixtures("x64")
