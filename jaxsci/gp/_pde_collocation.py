@@ -151,7 +151,10 @@ def _kron(mats):
 def covariance(kernels, problem, coeffs, boundary_index, nugget):
     r"""The dense covariance of the observations $[u(x_b);\ \sum_m c_m \partial^m u(x_i)]$ plus the nugget.
 
-    The nugget is relative: $\epsilon$ times the diagonal of the noise-free covariance.
+    The nugget is relative: $\epsilon$ times the diagonal of the noise-free covariance. An
+    equation row whose coefficients all vanish (a residual guarded to zero at a singular point)
+    has a zero diagonal; it gets unit variance instead, so that it is independent of the rest
+    and its observation (zero) drops out of the posterior mean.
     """
     z = zero_index(problem.ndim)
     orders = tuple(coeffs) + (z,)
@@ -170,7 +173,8 @@ def covariance(kernels, problem, coeffs, boundary_index, nugget):
     c_bl = sum(block(z, mp)[boundary_index] * flat[mp][None, :] for mp in names)
     c_bb = block(z, z)[boundary_index][:, boundary_index]
     cov = jnp.block([[c_bb, c_bl], [c_bl.T, c_ll]])
-    return cov + nugget * jnp.diag(jnp.diagonal(cov))
+    diag = jnp.diagonal(cov)
+    return cov + jnp.diag(jnp.where(diag > 0, nugget * diag, 1.0))
 
 
 def neg_log_marginal(kernels, problem, coeffs, boundary_index, nugget, y):

@@ -27,7 +27,9 @@ class PDEProblem(eqx.Module):
       `derivatives` maps a multi-index such as `(2, 0)` (that is $\partial_x^2 u$) to the
       derivative field of the grid's shape, `x` has shape `grid_sizes + (d,)`; it returns the
       residual of the grid's shape. Linear (affine in `u` and its derivatives) and nonlinear
-      residuals are both allowed.
+      residuals are both allowed. It must be finite at every grid point, boundary points
+      included (`solve_pde` checks this at $u = 0$): write a term that is singular on the
+      boundary, such as $u'/x$ at $x = 0$, with a guarded denominator and a `jnp.where`.
     - `boundary`: `boundary(x) -> g`, Dirichlet values at points `x` of shape `(..., d)`,
       returning shape `(...)`.
     - `derivatives`: the multi-indices the residual reads. Default: the pure second
@@ -108,7 +110,9 @@ class PDEProblem(eqx.Module):
         return jnp.asarray(face_mask(self.grid_sizes))
 
     def check_residual(self, dtype) -> None:
-        """Raise `ValueError` unless `residual` returns an array of the grid's shape."""
+        """Raise `ValueError` unless `residual` returns an array of the grid's shape that is
+        finite on the whole grid, with finite coefficients, at $u = 0$, and `boundary` is finite
+        on the boundary points. (The value checks run only outside `jit`.)"""
         u = jax.ShapeDtypeStruct(self.grid_sizes, dtype)
         derivs = {m: u for m in self.derivatives}
         x = jax.ShapeDtypeStruct(self.grid_sizes + (self.ndim,), dtype)
@@ -125,6 +129,37 @@ class PDEProblem(eqx.Module):
         if not isinstance(g, jax.ShapeDtypeStruct) or g.shape != self.grid_sizes:
             got = getattr(g, "shape", type(g).__name__)
             raise ValueError(f"boundary(x) must return shape x.shape[:-1] = {self.grid_sizes}, got {got}")
+        self._check_finite(dtype)
+
+    def _check_finite(self, dtype) -> None:
+        # A singular term (u'/x at x = 0) is NaN on the boundary; weighting it by zero there
+        # (boundary_residual=False) still gives NaN, and the solvers then fail with a message
+        # about convergence or pointwise-ness rather than about the residual.
+        x = self.points(dtype)
+        if isinstance(x, jax.core.Tracer):
+            return
+        zero = jnp.zeros(self.grid_sizes, dtype)
+        fields = {m: zero for m in self.derivatives}
+        ones = jnp.ones(self.grid_sizes, dtype)
+        r, slope = jax.jvp(
+            lambda u, d: self.residual(u, d, x), (zero, fields), (ones, {m: ones for m in self.derivatives})
+        )
+        bad = np.asarray(~(jnp.isfinite(r) & jnp.isfinite(slope)))
+        if bad.any():
+            where = "boundary" if face_mask(self.grid_sizes)[bad].all() else "grid"
+            point = tuple(float(c) for c in np.asarray(x)[bad][0])
+            raise ValueError(
+                f"residual is not finite at {int(bad.sum())} {where} points at u = 0, e.g. x = {point}. It "
+                "is evaluated (and differentiated) on the whole grid, boundary points included, even when "
+                "boundary_residual=False: guard singular terms both ways, e.g. "
+                "xs = jnp.where(x > 0, x, 1.0); jnp.where(x > 0, d[(1,)] / xs, 0.0)."
+            )
+        mask = face_mask(self.grid_sizes)
+        g = np.asarray(self.boundary(x))[mask]
+        if not np.all(np.isfinite(g)):
+            point = tuple(float(c) for c in np.asarray(x)[mask][~np.isfinite(g)][0])
+            count = int((~np.isfinite(g)).sum())
+            raise ValueError(f"boundary(x) is not finite at {count} boundary points, e.g. x = {point}")
 
 
 def face_mask(grid_sizes) -> np.ndarray:

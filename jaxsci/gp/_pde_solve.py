@@ -142,7 +142,10 @@ def solve_pde(
       final solve) also covers the boundary points, as in the reference formulation. The
       default `False` leaves the boundary points to the Dirichlet term, as classical
       collocation does; the residual must still be finite there (it is evaluated on the whole
-      grid and weighted by zero). On `benchmarks/gp_pde.py` `False` wins 7 of the 9 MAP
+      grid and weighted by zero; a `ValueError` names the first non-finite point at $u = 0$).
+      Guard a singular term both ways, `xs = jnp.where(x > 0, x, 1.0)` then
+      `jnp.where(x > 0, ... / xs, 0.0)`; collocation drops an equation row that is zero.
+      On `benchmarks/gp_pde.py` `False` wins 7 of the 9 MAP
       rows (the untrained-kernel MAPs go from 0.58-2.2 to 2-7e-3 in 1D, and from "CG does not
       converge" to 7e-4 at 200^2) and is within 1.4x on the other two, in fewer CG steps.
       With a very smooth kernel and a source that does not vanish on the boundary `True` can

@@ -342,3 +342,37 @@ def test_default_precisions_for_derivative_free_and_high_order_equations():
     for dtype in (jnp.float32, jnp.float64):
         taus = _initial_precisions(quartic, None, dtype)
         assert taus.dtype == dtype and bool(jnp.all(jnp.isfinite(taus))) and float(taus[0]) > float(taus[1])
+
+
+@pytest.mark.usefixtures("x64")
+def test_residual_singular_at_the_boundary_raises_and_its_guarded_form_solves():
+    # u'' + u'/x = f on [0, 1] with u = sin(pi x): the u'/x term is 0/0 at x = 0. Unguarded, the
+    # MAP solve said "CG did not converge" and collocation "this residual couples points"; now
+    # both name the residual and the point. Guarded with the double-where pattern, both solve
+    # (collocation used to return NaN: its equation row at x = 0 is zero, with a zero relative
+    # nugget). Reference: the analytic solution.
+    exact = lambda x: jnp.sin(math.pi * x[..., 0])  # noqa: E731
+
+    def source(x, xs):
+        return -(math.pi**2) * jnp.sin(math.pi * x) + math.pi * jnp.cos(math.pi * x) / xs
+
+    def raw(u, d, x):
+        return d[(2,)] + d[(1,)] / x[..., 0] - source(x[..., 0], x[..., 0])
+
+    def guarded(u, d, x):
+        x = x[..., 0]
+        pos = x > 0
+        xs = jnp.where(pos, x, 1.0)
+        return jnp.where(pos, d[(2,)] + d[(1,)] / xs - source(x, xs), 0.0)
+
+    orders = [(1,), (2,)]
+    t = jnp.linspace(0.0, 1.0, 101)
+    for method in ("map", "collocation"):
+        with pytest.raises(ValueError, match=r"not finite at 1 boundary points at u = 0, e.g. x = \(0.0,\)"):
+            solve_pde(PDEProblem([(0.0, 1.0)], [48], raw, exact, orders), kernel=SquaredExponential(0.2), method=method)
+        sol = solve_pde(PDEProblem([(0.0, 1.0)], [48], guarded, exact, orders), kernel=SquaredExponential(0.2),
+                        method=method)
+        assert float(jnp.max(jnp.abs(sol(t[:, None]) - jnp.sin(math.pi * t)))) < 1e-4, method
+    bad_data = PDEProblem([(0.0, 1.0)], [16], guarded, lambda x: 1.0 / x[..., 0], orders)
+    with pytest.raises(ValueError, match=r"boundary\(x\) is not finite at 1 boundary points"):
+        solve_pde(bad_data, kernel=SquaredExponential(0.2), method="map")
