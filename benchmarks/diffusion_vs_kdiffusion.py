@@ -89,6 +89,8 @@ def torch_denoiser(w, mu, var, form):
         raise ValueError(f"form must be one of {TORCH_FORMS}, got {form!r}.")
     w, mu, var0 = (torch.tensor(a) for a in (w, mu, var))
     log_w = torch.log(w)
+    centre = 0.5 * (mu.amax(0) + mu.amin(0))  # as jaxsci: the expansion about the means' centre
+    mu_c = mu - centre
 
     def unnormalised_softmax(logits, dim):  # jaxsci's: terms below exp(-80) are zero, not subnormal
         z = logits - logits.amax(dim, keepdim=True)
@@ -102,11 +104,11 @@ def torch_denoiser(w, mu, var, form):
         s2 = sigma.reshape(-1)[0] ** 2
         var = var0 + s2  # (K, d)
         prec = 1.0 / var
-        prec_mu = prec * mu
-        const = (prec_mu * mu).sum(-1) + torch.log(var).sum(-1)
+        prec_mu = prec * mu_c
+        const = (prec_mu * mu_c).sum(-1) + torch.log(var).sum(-1)
         d = x.shape[1]
         if form == "(K, n) fused":
-            xt = x.T
+            xt = (x - centre).T
             if d <= 4:
                 maha = torch.cat([prec, -2.0 * prec_mu], dim=1) @ torch.cat([xt * xt, xt], dim=0)
             else:
@@ -115,14 +117,15 @@ def torch_denoiser(w, mu, var, form):
             m = torch.cat([prec_mu, prec, torch.ones_like(prec[:, :1])], dim=1).T @ e  # (2d + 1, n)
             return x + s2 * ((m[:d] - xt * m[d : 2 * d]) / m[2 * d]).T
         if form == "(K, n)":
-            xt = x.T
+            xt = (x - centre).T
             maha = prec @ (xt * xt) - 2.0 * (prec_mu @ xt)  # (K, n)
             r = softmax(-0.5 * (maha + const[:, None]) + log_w[:, None], 0)
             m = torch.cat([prec_mu, prec], dim=1).T @ r  # (2d, n)
             return x + s2 * (m[:d] - xt * m[d:]).T
-        maha = (x * x) @ prec.T - 2.0 * (x @ prec_mu.T)  # (n, K) by products
+        y = x - centre
+        maha = (y * y) @ prec.T - 2.0 * (y @ prec_mu.T)  # (n, K) by products
         r = softmax(-0.5 * (maha + const) + log_w, 1)
-        m = r @ torch.cat([prec_mu, prec], dim=1)  # sum_k r_k P_k (mu_k - x), as one product
+        m = r @ torch.cat([prec * mu, prec], dim=1)  # sum_k r_k P_k (mu_k - x), as one product
         return x + s2 * (m[:, :d] - x * m[:, d:])
 
     return denoiser

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from .._types import Array, Scalar
 from ._processes import AbstractProcess
+from .samplers._base import check_positive
 
 
 def _native(process: AbstractProcess, x: Array, sigma: Array):
@@ -141,6 +142,9 @@ class EDMPreconditioner(eqx.Module):
 
     net: Callable
     sigma_data: Scalar = 0.5
+
+    def __check_init__(self):
+        check_positive("EDMPreconditioner: sigma_data", self.sigma_data)
 
     def __call__(self, x: Array, sigma: Scalar) -> Array:
         sd2 = self.sigma_data**2

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 
 from .._types import Array, Scalar
 from ._stateful import AbstractStatefulDenoiser
+from .samplers._base import check_positive
 
 
 def _dot(a: Array, b: Array) -> Array:
@@ -57,6 +58,9 @@ class AdaptiveProjectedGuidance(AbstractStatefulDenoiser):
     norm_threshold: Scalar = math.inf
     momentum: Scalar = 0.0
 
+    def __check_init__(self):
+        check_positive("AdaptiveProjectedGuidance: norm_threshold", self.norm_threshold)
+
     def init_state(self, x: Array) -> Array:
         return jnp.zeros_like(x)
 
@@ -65,7 +69,9 @@ class AdaptiveProjectedGuidance(AbstractStatefulDenoiser):
         diff = cond - self.unconditional(x, sigma)
         running = diff + self.momentum * state
         norm = _norm(running)
-        scaled = running * jnp.minimum(1.0, self.norm_threshold / norm)
+        # min(1, tau / |d|) written so that no derivative is infinite: with the default tau =
+        # inf, d(tau / |d|) = -inf met a zero cotangent and every gradient was NaN
+        scaled = running * (jnp.minimum(norm, self.norm_threshold) / norm)
         unit = cond / _norm(cond)
         parallel = _dot(scaled, unit) * unit
         update = (scaled - parallel) + self.eta * parallel

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, PRNGKey
+from .samplers._base import check_eta, check_positive
 
 
 def _per_sample(fn, x, level):
@@ -56,6 +57,8 @@ def edm_loss(
     Reference: Karras et al., NeurIPS 2022, Sec. 5 and Table 1.
     """
     x0 = _check_batch(x0)
+    check_positive("edm_loss: sigma_data", sigma_data)
+    check_eta("edm_loss: p_std", p_std)
     k1, k2 = jax.random.split(key)
     sigma = jnp.exp(p_mean + p_std * jax.random.normal(k1, (x0.shape[0],), x0.dtype))
     noise = jax.random.normal(k2, x0.shape, x0.dtype)

@@ -15,12 +15,14 @@ from ._stateful import AbstractStatefulDenoiser
 from .samplers._base import AbstractSampler
 
 
-def check_sigmas(sigmas) -> Array:
-    """Validate a noise schedule: 1-D, at least two levels, non-negative, strictly decreasing.
+def check_sigmas(sigmas, dtype=None) -> Array:
+    """Validate a noise schedule: 1-D, at least two levels, finite, non-negative, strictly
+    decreasing.
 
     Concrete schedules are checked at trace time (`ValueError`); traced ones at run time with
     `equinox.error_if`. Only the last level may be zero. Returns the schedule as a floating
-    array.
+    array, cast to `dtype` when given (before the checks: two levels that are distinct in
+    float64 may be equal in float32).
 
     ```python
     import jax.numpy as jnp
@@ -35,17 +37,22 @@ def check_sigmas(sigmas) -> Array:
     sigmas = jnp.asarray(sigmas)
     if sigmas.ndim != 1 or sigmas.shape[0] < 2:
         raise ValueError(f"sigmas must be a 1-D array of at least 2 noise levels, got shape {sigmas.shape}.")
-    if not jnp.issubdtype(sigmas.dtype, jnp.floating):
+    if dtype is not None:
+        sigmas = sigmas.astype(dtype)
+    elif not jnp.issubdtype(sigmas.dtype, jnp.floating):
         sigmas = sigmas.astype(jnp.result_type(float))
     try:
         s = np.asarray(sigmas)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        bad = jnp.any(sigmas < 0) | jnp.any(jnp.diff(sigmas) >= 0) | jnp.any(sigmas[:-1] <= 0)
-        return eqx.error_if(sigmas, bad, "sigmas must be non-negative and strictly decreasing.")
+        bad = ~jnp.all(jnp.isfinite(sigmas)) | jnp.any(sigmas < 0) | jnp.any(jnp.diff(sigmas) >= 0)
+        bad = bad | jnp.any(sigmas[:-1] <= 0)
+        return eqx.error_if(sigmas, bad, "sigmas must be finite, non-negative and strictly decreasing.")
     if np.any(s < 0) or not np.all(np.isfinite(s)):
         raise ValueError(f"sigmas must be finite and non-negative, got min {s.min()}.")
     if np.any(np.diff(s) >= 0):
-        raise ValueError("sigmas must be strictly decreasing (from sigma_max down to sigma_min or 0).")
+        raise ValueError(
+            f"sigmas must be strictly decreasing (from sigma_max down to sigma_min or 0) in {sigmas.dtype}."
+        )
     return sigmas
 
 
@@ -114,7 +121,7 @@ def sample(
     x = jnp.asarray(x)
     if x.ndim < 1 or not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(f"x must be a floating array with a leading batch axis, got {x.dtype}{x.shape}.")
-    sigmas = check_sigmas(sigmas).astype(x.dtype)
+    sigmas = check_sigmas(sigmas, x.dtype)
     if sampler.stochastic and key is None:
         raise ValueError(f"{type(sampler).__name__} is stochastic: pass key=jax.random.key(...).")
     _check_output(denoiser, x, sigmas[0])
@@ -126,11 +133,12 @@ def sample(
         i, sigma, sigma_next = inputs
         box = [dstate]
 
-        def den(y, s):
+        def den(y, s):  # in the dtype of x (a float64 model with float32 x broke the scan's carry)
             if stateful:
-                out, box[0] = denoiser.apply(y, s, box[0])
-                return out
-            return denoiser(y, s)
+                out, new = denoiser.apply(y, s, box[0])
+                box[0] = jax.tree.map(lambda a, b: jnp.asarray(a, jnp.result_type(b)), new, box[0])
+                return out.astype(y.dtype)
+            return denoiser(y, s).astype(y.dtype)
 
         # marks read by `unless_last`: a pure denoiser's discarded final stage may be skipped
         den.pure, den.final, den.declared = not stateful, final, sampler.skips_final_stage

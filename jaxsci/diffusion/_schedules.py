@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import math
+import operator
+
 import jax.numpy as jnp
 
 from .._types import Array, Float
+from .samplers._base import check_positive, concrete
 
 
-def _check(n, sigma_min, sigma_max):
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
+def _check_n(n) -> int:
+    """`n` as a Python int (NumPy and concrete JAX integers too); `ValueError` unless positive."""
     try:
-        lo, hi = float(sigma_min), float(sigma_max)
+        if isinstance(n, bool):
+            raise TypeError
+        count = operator.index(n)
     except TypeError:
-        return
-    if not 0 < lo < hi:
-        raise ValueError(f"need 0 < sigma_min < sigma_max, got sigma_min={lo}, sigma_max={hi}.")
+        count = None
+    if count is None or count < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    return count
+
+
+def _check(n, sigma_min, sigma_max) -> int:
+    n = _check_n(n)
+    lo, hi = concrete(sigma_min), concrete(sigma_max)
+    if lo is not None and hi is not None and not 0 < lo < hi < math.inf:
+        raise ValueError(f"need 0 < sigma_min < sigma_max < inf, got sigma_min={lo}, sigma_max={hi}.")
+    return n
 
 
 def _append_zero(s: Array) -> Array:
@@ -37,7 +51,8 @@ def karras_sigmas(n: int, sigma_min, sigma_max, rho=7.0) -> Float[Array, " n+1"]
 
     Reference: Karras et al., NeurIPS 2022, eq. (5).
     """
-    _check(n, sigma_min, sigma_max)
+    n = _check(n, sigma_min, sigma_max)
+    check_positive("rho", rho)
     ramp = jnp.linspace(0.0, 1.0, n)
     lo, hi = jnp.asarray(sigma_min) ** (1 / rho), jnp.asarray(sigma_max) ** (1 / rho)
     return _append_zero((hi + ramp * (lo - hi)) ** rho)
@@ -51,7 +66,7 @@ def exponential_sigmas(n: int, sigma_min, sigma_max) -> Float[Array, " n+1"]:
     sigmas = exponential_sigmas(10, 0.01, 10.0)
     ```
     """
-    _check(n, sigma_min, sigma_max)
+    n = _check(n, sigma_min, sigma_max)
     return _append_zero(jnp.exp(jnp.linspace(jnp.log(sigma_max), jnp.log(sigma_min), n)))
 
 
@@ -64,7 +79,8 @@ def polyexponential_sigmas(n: int, sigma_min, sigma_max, rho=1.0) -> Float[Array
     sigmas = polyexponential_sigmas(10, 0.01, 10.0, rho=2.0)
     ```
     """
-    _check(n, sigma_min, sigma_max)
+    n = _check(n, sigma_min, sigma_max)
+    check_positive("rho", rho)
     ramp = jnp.linspace(1.0, 0.0, n) ** rho
     lo, hi = jnp.log(sigma_min), jnp.log(sigma_max)
     return _append_zero(jnp.exp(ramp * (hi - lo) + lo))
@@ -81,8 +97,12 @@ def vp_sigmas(n: int, beta_d=19.9, beta_min=0.1, eps_s=1e-3) -> Float[Array, " n
 
     Reference: Song et al., ICLR 2021; Karras et al. 2022, Table 1.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    n = _check_n(n)
+    bd, bmin, eps = (concrete(v) for v in (beta_d, beta_min, eps_s))
+    if bd is not None and bmin is not None and not (bd >= 0 and bmin >= 0 and bd + bmin > 0):
+        raise ValueError(f"need beta_d >= 0 and beta_min >= 0, not both 0; got beta_d={bd}, beta_min={bmin}.")
+    if eps is not None and not 0 < eps < 1:
+        raise ValueError(f"eps_s must lie in (0, 1), got {eps}.")
     t = jnp.linspace(1.0, eps_s, n)
     return _append_zero(jnp.sqrt(jnp.expm1(beta_d * t**2 / 2 + beta_min * t)))
 
@@ -90,15 +110,24 @@ def vp_sigmas(n: int, beta_d=19.9, beta_min=0.1, eps_s=1e-3) -> Float[Array, " n
 def linear_time_sigmas(n: int, process, t_min=1e-3, t_max=1.0) -> Float[Array, " n+1"]:
     """Levels $\\sigma(t_i)$ of a `jaxsci.diffusion.AbstractProcess` at times equally
     spaced from `t_max` to `t_min`, then 0 (the schedule of score_sde and DDPM-style
-    samplers).
+    samplers). `sigma(t_max)` must be finite: for `FlowMatching` pass `t_max < 1`.
 
     ```python
     from jaxsci.diffusion import VP, linear_time_sigmas
     sigmas = linear_time_sigmas(50, VP())
     ```
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
+    n = _check_n(n)
+    lo, hi = concrete(t_min), concrete(t_max)
+    if lo is not None and hi is not None and not 0 < lo < hi:
+        raise ValueError(f"need 0 < t_min < t_max, got t_min={lo}, t_max={hi}.")
     t = jnp.linspace(t_max, t_min, n)
-    return _append_zero(process.sigma(t))
+    sigmas = process.sigma(t)
+    top = concrete(sigmas[0])
+    if top is not None and not math.isfinite(top):
+        raise ValueError(
+            f"the process's sigma(t_max) is {top} at t_max={hi}: pass a smaller t_max (FlowMatching: sigma = "
+            "t / (1 - t) is infinite at t = 1)."
+        )
+    return _append_zero(sigmas)
 

@@ -145,13 +145,20 @@ def ancestral_step(sigma: Array, sigma_next: Array, eta) -> tuple[Array, Array]:
     ```
     """
     var = sigma_next**2 * (sigma**2 - sigma_next**2) / sigma**2
-    positive = var > 0  # sqrt with a finite gradient at var = 0 (sigma' = 0 or sigma' = sigma)
-    up = jnp.minimum(sigma_next, jnp.where(positive, eta * jnp.sqrt(jnp.where(positive, var, 1.0)), 0.0))
+    up = jnp.minimum(sigma_next, eta * safe_sqrt(var))  # var = 0 at sigma' = 0 or sigma' = sigma
     # exactly 0 when up is clamped to sigma' (sigma'^2 - up^2 can round to +1e-8 with fused
     # multiply-adds, and samplers test sigma_down <= 0), with a finite gradient there
     zero = up >= sigma_next
-    down = jnp.where(zero, 0.0, jnp.sqrt(jnp.where(zero, 1.0, (sigma_next - up) * (sigma_next + up))))
+    down = jnp.where(zero, 0.0, safe_sqrt((sigma_next - up) * (sigma_next + up)))
     return down, up
+
+
+def safe_sqrt(value: Array) -> Array:
+    """$\\sqrt{\\max(v, 0)}$ with a zero (not infinite) derivative where $v \\le 0$, so that a
+    noise scale that vanishes (at $\\sigma' = 0$, $\\eta = 0$ or outside a churn window)
+    gives finite gradients with respect to sigmas and hyperparameters."""
+    positive = value > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, value, 1.0)), 0.0)
 
 
 def safe_next(sigma: Array, sigma_next: Array) -> tuple[Array, Array]:
@@ -179,6 +186,13 @@ def may_be_nonzero(value) -> bool:
     value may be anything). Decides at trace time whether a sampler draws noise."""
     v = concrete(value)
     return v is None or v != 0.0
+
+
+def check_positive(name: str, value) -> None:
+    """Trace-time check of a positive hyperparameter when it is concrete (`inf` passes)."""
+    v = concrete(value)
+    if v is not None and not v > 0:
+        raise ValueError(f"{name} must be positive, got {v}.")
 
 
 def check_eta(name: str, value) -> None:

@@ -7,7 +7,7 @@ import math
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like
+from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_sqrt
 
 
 def churn(sampler, num_steps, x, sigma, key):
@@ -22,7 +22,7 @@ def churn(sampler, num_steps, x, sigma, key):
     gamma = jnp.where(inside, jnp.minimum(sampler.s_churn / num_steps, math.sqrt(2.0) - 1.0), 0.0)
     sigma_hat = sigma * (1.0 + gamma)
     eps = normal_like(key, x) * sampler.s_noise
-    x = x + eps * jnp.sqrt(jnp.maximum(sigma_hat**2 - sigma**2, 0.0))
+    x = x + eps * safe_sqrt(sigma_hat**2 - sigma**2)
     return x, sigma_hat
 
 

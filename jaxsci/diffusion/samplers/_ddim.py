@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, concrete, may_be_nonzero, normal_like
+from ._base import AbstractSampler, concrete, may_be_nonzero, normal_like, safe_sqrt
 
 
 class DDIM(AbstractSampler):
@@ -48,8 +48,8 @@ class DDIM(AbstractSampler):
         x0 = denoiser(x, sigma)
         n_hat = (x - x0) / sigma
         var = sigma_next**2 * (1.0 - sigma_next**2 / sigma**2)
-        s = self.eta * jnp.sqrt(jnp.maximum(var, 0.0))
-        x = x0 + jnp.sqrt(jnp.maximum(sigma_next**2 - s**2, 0.0)) * n_hat
+        s = self.eta * safe_sqrt(var)
+        x = x0 + safe_sqrt(sigma_next**2 - s**2) * n_hat
         if key is not None and self.stochastic:
             x = x + s * normal_like(key, x)
         return x, state

@@ -6,7 +6,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next
+from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next, safe_sqrt
 from ._history import History
 
 
@@ -70,6 +70,6 @@ class DPMpp2MSDE(AbstractSampler):
         c = jnp.where(last, 0.0, c)
         x_next = a * x + b * denoised - c * old
         if key is not None and self.stochastic:
-            std = jnp.where(last, 0.0, sn * jnp.sqrt(-jnp.expm1(-2.0 * eta_h)) * self.s_noise)
+            std = jnp.where(last, 0.0, sn * safe_sqrt(-jnp.expm1(-2.0 * eta_h)) * self.s_noise)
             x_next = x_next + std * normal_like(key, x)
         return x_next, (history, h, jnp.ones((), bool))

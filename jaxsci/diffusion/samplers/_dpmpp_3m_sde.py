@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next
+from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next, safe_sqrt
 from ._history import History
 
 
@@ -65,7 +65,7 @@ class DPMpp3MSDE(AbstractSampler):
         second = phi_2 * d1_0
         x_next = x_next + jnp.where(count >= 2, third, jnp.where(count == 1, second, 0.0))
         if key is not None and self.stochastic:
-            std = sn * jnp.sqrt(-jnp.expm1(-2.0 * h * self.eta)) * self.s_noise
+            std = sn * safe_sqrt(-jnp.expm1(-2.0 * h * self.eta)) * self.s_noise
             x_next = x_next + std * normal_like(key, x)
         x_next = jnp.where(last, denoised, x_next)
         new = (history, h, h_1, jnp.minimum(count + 1, 2))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..._types import Array, Float, PRNGKey, Scalar
 
@@ -17,6 +18,37 @@ def _check_sigma(sigma):
         pass
 
 
+def _concrete(a) -> np.ndarray | None:
+    """`a` as a NumPy array, or `None` when it is traced (checks apply to concrete values only)."""
+    try:
+        return np.asarray(a)
+    except (TypeError, jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
+
+
+def check_covariances(name: str, cov, diagonal: bool = False) -> None:
+    """`ValueError` naming `name` unless the (batch of) covariance matrices is finite,
+    symmetric and positive semi-definite, or, with `diagonal`, the variances are finite and
+    non-negative (when concrete)."""
+    c = _concrete(cov)
+    if c is None:
+        return
+    if not np.all(np.isfinite(c)):
+        raise ValueError(f"{name} must be finite.")
+    if diagonal:
+        if np.any(c < 0):
+            raise ValueError(f"{name} (diagonal variances) must be non-negative, got min {c.min()}.")
+        return
+    c = c.astype(np.float64)
+    scale = max(float(np.max(np.abs(c))), np.finfo(np.float64).tiny)
+    tol = 100 * np.finfo(np.asarray(cov).dtype).eps * scale * c.shape[-1]
+    if np.max(np.abs(c - np.swapaxes(c, -1, -2))) > tol:
+        raise ValueError(f"{name} must be symmetric.")
+    low = float(np.min(np.linalg.eigvalsh(c)))
+    if low < -tol:
+        raise ValueError(f"{name} must be positive semi-definite, got an eigenvalue {low:.3g}.")
+
+
 class Gaussian(eqx.Module):
     """The law $\\mathcal N(\\mu, C)$ and its noised versions $p_\\sigma = \\mathcal N(\\mu, C +
     \\sigma^2 I)$ in closed form.
@@ -26,7 +58,8 @@ class Gaussian(eqx.Module):
 
     **Arguments:**
 
-    - `mean`: shape `(d,)`; `covariance`: symmetric positive definite, shape `(d, d)`.
+    - `mean`: shape `(d,)`; `covariance`: symmetric positive semi-definite, shape `(d, d)`
+      (positive definite for `log_prob` and `score` at `sigma = 0`).
 
     ```python
     import jax.numpy as jnp
@@ -43,6 +76,7 @@ class Gaussian(eqx.Module):
         mean, covariance = jnp.asarray(mean), jnp.asarray(covariance)
         if mean.ndim != 1 or covariance.shape != mean.shape * 2:
             raise ValueError(f"mean must be (d,) and covariance (d, d); got {mean.shape} and {covariance.shape}.")
+        check_covariances("covariance", covariance)
         self.mean, self.covariance = mean, covariance
 
     def _noised(self, sigma):
