@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -16,6 +17,38 @@ def _float_dtype():
     return jnp.zeros(()).dtype
 
 
+def _entries(value) -> tuple:
+    """The entries of a scalar or a 1D sequence/array (a scalar is one entry)."""
+    if isinstance(value, jax.core.Tracer):
+        raise TypeError("traced")
+    return (value,) if np.ndim(value) == 0 else tuple(value)
+
+
+def _as_shape(shape) -> tuple[int, ...]:
+    """`shape` as a tuple of Python ints: from an int, a NumPy/JAX integer scalar, or a
+    sequence or 1D array of them (bools and non-integral values are rejected)."""
+    try:
+        entries = _entries(shape)
+        if any(isinstance(n, (bool, np.bool_)) or np.asarray(n).dtype == bool for n in entries):
+            raise TypeError("bool")
+        return tuple(operator.index(n) for n in entries)
+    except (TypeError, ValueError):
+        raise ValueError(f"`shape` must be a concrete integer or a sequence of integers, got {shape!r}.") from None
+
+
+def _as_extent(extent, ndim: int) -> tuple[float, ...]:
+    """`extent` as a tuple of Python floats: from a real number, a NumPy/JAX 0-d scalar (one
+    length for every axis), or a sequence or 1D array of them."""
+    try:
+        entries = _entries(extent)
+        if any(isinstance(e, str) or np.iscomplexobj(e) for e in entries):
+            raise TypeError("not real")
+        out = tuple(float(e) for e in entries)
+    except (TypeError, ValueError):
+        raise ValueError(f"`extent` must be a concrete real number or a sequence of them, got {extent!r}.") from None
+    return out * ndim if np.ndim(extent) == 0 else out
+
+
 class PeriodicDomain(eqx.Module):
     r"""A periodic box $\prod_j [0, L_j)$ sampled on $N_j$ equispaced points per axis.
 
@@ -26,8 +59,10 @@ class PeriodicDomain(eqx.Module):
 
     **Arguments:**
 
-    - `shape`: number of points per axis, e.g. `(128,)` or `(64, 32)`.
-    - `extent`: length of each axis; a single float is used for every axis.
+    - `shape`: number of points per axis, e.g. `128`, `(128,)` or `(64, 32)` (Python,
+      NumPy or JAX integers, or a 1D integer array).
+    - `extent`: length of each axis; a single number (also a NumPy/JAX 0-d scalar) is used
+      for every axis.
     - `paired`: the layout of two real fields evolved as one complex field (used by
       [`jaxsci.spectral.ensemble_rollout`][]; see "Paired layout" below). Default `False`.
 
@@ -65,19 +100,17 @@ class PeriodicDomain(eqx.Module):
         *,
         paired: bool = False,
     ):
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        shape = _as_shape(shape)
         if not 1 <= len(shape) <= 3:
             raise ValueError(f"`shape` must have 1 to 3 axes, got {shape}.")
-        if any((not isinstance(n, (int, np.integer))) or n < 2 for n in shape):
+        if any(n < 2 for n in shape):
             raise ValueError(f"`shape` must hold integers >= 2, got {shape}.")
-        if isinstance(extent, (int, float, np.floating, np.integer)):
-            extent = (float(extent),) * len(shape)
-        extent = tuple(float(e) for e in extent)
+        extent = _as_extent(extent, len(shape))
         if len(extent) != len(shape):
             raise ValueError(f"`extent` has {len(extent)} entries but `shape` has {len(shape)}.")
         if any(not (math.isfinite(e) and e > 0) for e in extent):
             raise ValueError(f"`extent` must be positive and finite, got {extent}.")
-        self.shape = tuple(int(n) for n in shape)
+        self.shape = shape
         self.extent = extent
         self.paired = bool(paired)
 

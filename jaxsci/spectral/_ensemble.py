@@ -14,6 +14,25 @@ from ._rollout import rollout
 from ._stepper import AbstractSpectralStepper
 
 
+def _check_members(u0, pair: bool):
+    """`u0` as an array `(members, channels, *shape)`, or a pytree (unpaired only) whose
+    leaves share a leading members axis; `ValueError` otherwise."""
+    leaves = jax.tree.leaves(u0)
+    if len(leaves) == 1 and jax.tree.structure(u0).num_nodes == 1:  # an array, not a container
+        u0 = jnp.asarray(u0)
+        if u0.ndim < 2 or u0.shape[0] < 1:
+            raise ValueError(f"`u0` must have shape (members, channels, *shape), got {tuple(u0.shape)}.")
+        return u0
+    sizes = {np.shape(a)[0] if np.ndim(a) else 0 for a in leaves}
+    if pair or len(sizes) != 1 or 0 in sizes:
+        shapes = jax.tree.map(np.shape, u0)
+        raise ValueError(
+            "`u0` must be an array (members, channels, *shape), or, with `pair=False`, a pytree whose "
+            f"leaves share a leading members axis; got leaf shapes {shapes}."
+        )
+    return u0
+
+
 def ensemble_rollout(
     stepper: Callable,
     u0: Shaped[Array, "b c *shape"],
@@ -58,13 +77,15 @@ def ensemble_rollout(
     **Arguments:**
 
     - `stepper`: a callable `u -> u_next`, usually an `ETDRK`.
-    - `u0`: initial states `(members, channels, *shape)`.
+    - `u0`: initial states `(members, channels, *shape)`; for a plain callable `stepper`
+      (and `pair=False`) also any pytree whose leaves share a leading members axis.
     - `num_steps`, `save_every`, `checkpoint`, `include_init`, `check_finite`: as in
       [`jaxsci.spectral.rollout`][].
     - `pair`: evolve real members two per complex FFT (a `ValueError` if the stepper does
       not allow it). Default `False`.
 
-    **Returns:** saved states `(members, num_steps // save_every [+1], channels, *shape)`.
+    **Returns:** saved states `(members, num_steps // save_every [+1], channels, *shape)`
+    (for a pytree `u0`, that pytree with each leaf `(members, num_steps // save_every [+1], ...)`).
 
     **Example:**
 
@@ -83,9 +104,7 @@ def ensemble_rollout(
     """
     if not isinstance(pair, (bool, np.bool_)):
         raise ValueError(f"`pair` must be True or False, got {pair!r}.")
-    u0 = jnp.asarray(u0)
-    if u0.ndim < 2 or u0.shape[0] < 1:
-        raise ValueError(f"`u0` must have shape (members, channels, *shape), got {tuple(u0.shape)}.")
+    u0 = _check_members(u0, pair)
     kwargs = dict(
         save_every=save_every, checkpoint=checkpoint, include_init=include_init, check_finite=check_finite
     )

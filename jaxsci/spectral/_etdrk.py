@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex
 
-from ._pde import AbstractPDE, coefficient, is_coupled, paired_pde
+from ._pde import AbstractPDE, coefficient, constant_source, is_coupled, paired_pde
 from ._phi import phi_functions, phi_functions_matrix
 from ._stepper import AbstractSpectralStepper
 
@@ -32,11 +31,16 @@ class ETDRK(AbstractSpectralStepper):
     $|z|$ (see `_phi.py`); a channel-coupling symbol uses matrix $\varphi$ functions.
     The dealiasing mask is applied to the nonlinear term's input and folded into the
     coefficients that multiply its output, so post-dealiasing costs nothing per step.
+    A constant source $\hat f$ (the PDE's optional `source()`, e.g. a forcing) is added
+    exactly, $\Delta t\varphi_1(z)\hat f$ a step at every order (order 0 included: it is
+    then the exact solution of $u_t = \mathcal L u + f$), and is not dealiased.
 
     **Arguments:**
 
     - `pde`: an [`jaxsci.spectral.AbstractPDE`][].
-    - `dt`: time step (an array leaf: differentiable and vmappable), must be positive.
+    - `dt`: time step (an array leaf: differentiable and vmappable), must be real and
+      positive: a `ValueError` for a concrete value, an `equinox.error_if` error at run
+      time for a traced one (e.g. `dt` an argument of a jitted function).
     - `order`: 0, 1, 2, 3 or 4.
     - `dealiasing`: fraction of the resolved modes kept in nonlinear products (2/3 rule by
       default; `None` disables dealiasing).
@@ -66,6 +70,7 @@ class ETDRK(AbstractSpectralStepper):
     coupled: bool = eqx.field(static=True)
     mask: Array | None
     coefs: tuple[Array, ...]
+    source: Array | None
 
     def __init__(
         self,
@@ -84,15 +89,13 @@ class ETDRK(AbstractSpectralStepper):
             raise ValueError(f"`scheme` must be one of {_SCHEMES}, got {scheme!r}.")
         if dealiasing is not None and not 0 < dealiasing <= 1:
             raise ValueError(f"`dealiasing` must be in (0, 1] or None, got {dealiasing!r}.")
-        dt = coefficient(dt, "dt", shape=())
-        if not isinstance(dt, jax.core.Tracer) and not float(dt) > 0:
-            raise ValueError(f"`dt` must be positive, got {float(dt)}.")
+        dt = coefficient(dt, "dt", shape=(), sign="positive")
         self.pde, self.dt, self.order = pde, dt, int(order)
         self.dealiasing, self.scheme = dealiasing, scheme
         self.coupled = is_coupled(pde)
         mask = None if dealiasing is None else pde.domain.dealiasing_mask(dealiasing, pde.complex_field)
         self.mask = None if mask is None else mask.astype(dt.dtype)
-        self.coefs = _etd_coefficients(pde, dt, self.mask, self.order, scheme, self.coupled)
+        self.coefs, self.source = _etd_coefficients(pde, dt, self.mask, self.order, scheme, self.coupled)
 
     def paired(self) -> ETDRK:
         """The same integrator on the paired layout of its PDE (two real fields per complex
@@ -119,7 +122,7 @@ class ETDRK(AbstractSpectralStepper):
         """Advance Fourier coefficients `u_hat` (shape `(C, *fourier_shape)`) by `dt`."""
         mul, nl, c = self._mul, self._nonlinear, self.coefs
         if self.order == 0:
-            return mul(c[0], u_hat).astype(u_hat.dtype)
+            return self._add_source(mul(c[0], u_hat)).astype(u_hat.dtype)
         u = u_hat
         nu = nl(u)
         if self.order == 1:
@@ -135,7 +138,10 @@ class ETDRK(AbstractSpectralStepper):
             incr = mul(w1, nu) + mul(w2, na) + mul(w3, nl(b))
         else:
             incr = self._increment4(u, nu)
-        return (mul(c[0], u_hat) + incr).astype(u_hat.dtype)
+        return self._add_source(mul(c[0], u_hat) + incr).astype(u_hat.dtype)
+
+    def _add_source(self, x: Array) -> Array:
+        return x if self.source is None else x + self.source.astype(x.dtype)
 
     def _increment4(self, u: Array, nu: Array) -> Array:
         mul, nl, c = self._mul, self._nonlinear, self.coefs
@@ -160,10 +166,11 @@ def _masked(x: Array, mask: Array | None) -> Array:
 @eqx.filter_jit
 def _etd_coefficients(
     pde: AbstractPDE, h: Array, mask: Array | None, order: int, scheme: str, coupled: bool
-) -> tuple[Array, ...]:
-    """The stepper's coefficients, compiled as one program: built op by op, the symbol and
-    the phi functions cost about a second of dispatch per new grid shape; compiled, they are
-    one fused pass (cached across PDE coefficients and `dt`, which are array leaves)."""
+) -> tuple[tuple[Array, ...], Array | None]:
+    """The stepper's coefficients and the per-step increment of the PDE's constant source
+    (or `None`), compiled as one program: built op by op, the symbol and the phi functions
+    cost about a second of dispatch per new grid shape; compiled, they are one fused pass
+    (cached across PDE coefficients and `dt`, which are array leaves)."""
     # Coefficients that multiply the nonlinear term carry the dealiasing mask
     # (post-dealiasing at no per-step cost); the exponentials do not.
     z = pde.linear() * h
@@ -172,16 +179,20 @@ def _etd_coefficients(
         z = z.astype(jnp.result_type(z.dtype, jnp.complex64))
     low = lambda x: _masked(x, mask)  # noqa: E731
     e, p1, p2, p3 = phis(z)
+    # The exact step of u_t = L u + f is e^z u + h phi_1(z) f. The source is no product, so
+    # it is not dealiased: a forcing above the 2/3 cutoff survives.
+    f = constant_source(pde)
+    src = None if f is None else h * (jnp.einsum("ij...,j...->i...", p1, f) if coupled else p1 * f)
     if order == 0:
-        return (e,)
+        return (e,), src
     if order <= 2:
-        return (e, e, low(h * p1)) + ((low(h * p2),) if order == 2 else ())
+        return (e, e, low(h * p1)) + ((low(h * p2),) if order == 2 else ()), src
     e2, q1, q2, _ = phis(z / 2)
     q1, q2, p1, p2, p3 = low(q1), low(q2), low(p1), low(p2), low(p3)
     f1, f2, f3 = h * (p1 - 3 * p2 + 4 * p3), h * (p2 - 2 * p3), h * (4 * p3 - p2)
     half = 0.5 * h * q1
     if order == 3:
-        return (e, e, e2, half, h * p1, f1, 4 * f2, f3)
+        return (e, e, e2, half, h * p1, f1, 4 * f2, f3), src
     if scheme == "krogstad":
-        return (e, e, e2, half, h * q2, h * p1, 2 * h * p2, f1, 2 * f2, f3)
-    return (e, e, e2, half, f1, 2 * f2, f3)
+        return (e, e, e2, half, h * q2, h * p1, 2 * h * p2, f1, 2 * f2, f3), src
+    return (e, e, e2, half, f1, 2 * f2, f3), src

@@ -9,21 +9,42 @@ from jaxtyping import Array, Float, Shaped
 from ._domain import PeriodicDomain, require_unpaired
 
 
+def _norm(x: Array) -> Array:
+    """The L2 norm of all entries, with a finite (zero) gradient at `x = 0`, where
+    `jnp.linalg.norm` has a NaN gradient (the derivative of `sqrt` at 0 is infinite)."""
+    squares = x.real**2 + x.imag**2 if jnp.iscomplexobj(x) else x**2
+    sq = jnp.sum(squares)
+    nonzero = sq > 0
+    # Double `where`: the untaken branch's sqrt never sees 0, so its gradient stays finite.
+    return jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq, 1.0)), 0.0)
+
+
 def relative_l2(u: Shaped[Array, "..."], reference: Shaped[Array, "..."]) -> Float[Array, ""]:
     r"""Relative L2 error $\|u - u_{ref}\|_2 / \|u_{ref}\|_2$ over all entries.
+
+    It is differentiable everywhere, also where $u = u_{ref}$: there the norm has a kink
+    and the gradient returned is 0 (a subgradient, and the gradient of the minimum of a
+    fitting loss), where `jnp.linalg.norm` would give NaN. A zero `reference` gives 0 if
+    `u` is zero too (no error) and `inf` otherwise, never NaN.
 
     **Arguments:** `u`, `reference` of equal shape. **Returns:** a scalar.
 
     ```python
-    import jax.numpy as jnp
+    import jax, jax.numpy as jnp
     import jaxsci.spectral as sp
     err = sp.relative_l2(jnp.array([1.0, 2.0, 2.1]), jnp.array([1.0, 2.0, 2.0]))   # 0.1 / 3
     assert jnp.allclose(err, 0.1 / 3.0)
+    ref = jnp.array([1.0, 2.0])
+    assert jnp.all(jax.grad(sp.relative_l2)(ref, ref) == 0)           # finite at zero error
+    assert sp.relative_l2(jnp.zeros(3), jnp.zeros(3)) == 0
     ```
     """
+    u, reference = jnp.asarray(u), jnp.asarray(reference)
     if u.shape != reference.shape:
         raise ValueError(f"`u` shape {u.shape} does not match `reference` shape {reference.shape}.")
-    return jnp.linalg.norm((u - reference).ravel()) / jnp.linalg.norm(reference.ravel())
+    num, den = _norm(u - reference), _norm(reference)
+    ratio = num / jnp.where(den > 0, den, 1.0)
+    return jnp.where(den > 0, ratio, jnp.where(num > 0, jnp.inf, 0.0))
 
 
 def energy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Float[Array, " k"]:

@@ -14,19 +14,57 @@ from jaxtyping import Array, ArrayLike, Complex, Shaped
 from ._domain import PeriodicDomain
 
 
-def coefficient(value: ArrayLike, name: str, *, shape: tuple[int, ...] | None = None) -> Array:
-    """Convert a PDE coefficient to a floating array leaf, rejecting non-finite values.
+_SIGNS = {"positive": (lambda a: a > 0, "positive"), "non-negative": (lambda a: a >= 0, "non-negative")}
 
-    The finiteness check runs on concrete values; traced values (inside `jit`/`vmap`/`grad`)
-    pass through unchanged so that coefficients stay differentiable and vmappable.
+
+def varies_over_devices(x) -> bool:
+    """Whether `x` is a per-device value inside `shard_map`. `equinox.error_if` cannot
+    check those: its branches disagree on the manual axes, and an error raised on several
+    devices at once aborts the process, so runtime checks are skipped there."""
+    aval = jax.typeof(x) if hasattr(jax, "typeof") else jax.core.get_aval(x)
+    manual = getattr(aval, "manual_axis_type", None)
+    return bool(manual.varying if manual is not None else getattr(aval, "vma", ()))
+
+
+def coefficient(
+    value: ArrayLike,
+    name: str,
+    *,
+    shape: tuple[int, ...] | None = None,
+    sign: str | None = None,
+    complex_ok: bool = False,
+) -> Array:
+    """Convert a PDE coefficient to a floating array leaf, rejecting values that make the
+    problem meaningless.
+
+    - Complex values raise `ValueError` unless `complex_ok` (coefficients of complex-field
+      PDEs); a complex coefficient of a real-field PDE would silently make its field complex.
+    - `sign="positive"` or `sign="non-negative"` constrains the value (a negative viscosity
+      or diffusivity makes the problem ill-posed: its high modes grow without bound).
+    - Concrete values must be finite and of the right sign (`ValueError` naming `name`).
+      Traced values (inside `jit`/`vmap`/`grad`) stay differentiable and vmappable; a sign
+      constraint on them is checked at run time with `equinox.error_if` (skipped for
+      per-device values inside `shard_map`).
     """
     arr = jnp.asarray(value)
+    if jnp.iscomplexobj(arr) and not complex_ok:
+        raise ValueError(f"`{name}` must be real, got {value!r} (dtype {arr.dtype}).")
     if not jnp.issubdtype(arr.dtype, jnp.inexact):
         arr = arr.astype(jnp.zeros(()).dtype)
     if shape is not None and arr.shape != shape:
         raise ValueError(f"`{name}` must have shape {shape}, got {arr.shape}.")
-    if not isinstance(arr, jax.core.Tracer) and not bool(np.all(np.isfinite(np.asarray(arr)))):
-        raise ValueError(f"`{name}` must be finite, got {value!r}.")
+    if sign is not None and sign not in _SIGNS:
+        raise ValueError(f"`sign` must be None or one of {tuple(_SIGNS)}, got {sign!r}.")
+    ok, word = _SIGNS[sign] if sign is not None else (None, "")
+    if not isinstance(arr, jax.core.Tracer):
+        concrete = np.asarray(arr)
+        if not bool(np.all(np.isfinite(concrete))):
+            raise ValueError(f"`{name}` must be finite, got {value!r}.")
+        if ok is not None and not bool(np.all(ok(concrete))):
+            raise ValueError(f"`{name}` must be {word}, got {value!r}.")
+    elif ok is not None and not varies_over_devices(arr):
+        # `~ok` is also true for NaN.
+        arr = eqx.error_if(arr, ~jnp.all(ok(arr)), f"`{name}` must be {word} (and finite): pass a {word} value.")
     return arr
 
 
@@ -43,6 +81,12 @@ class AbstractPDE(eqx.Module):
     - `nonlinear(u_hat)` maps $\hat u$ (shape `(C, *fourier_shape)`) to
       $\widehat{\mathcal{N}(u)}$. Integrators dealias its input and output, so it may
       simply transform to physical space, multiply, and transform back.
+    - `source()` (optional; not defined on this base class) returns a constant source term
+      $\hat f$ of shape `(C, *fourier_shape)`, for $u_t = \mathcal L u + \mathcal N(u) + f$,
+      or `None`. Keep forcings there rather than in `nonlinear`: integrators add it exactly
+      ($\Delta t\,\varphi_1(\Delta t\hat{\mathcal L})\hat f$ a step) and never dealias it
+      (it is no product), so a forcing at any resolved mode survives. Build it with
+      `domain.fourier_constant`.
     - `complex_field` (class variable) selects `fftn` instead of `rfftn`.
     - `pairable` (class variable, default `False`) declares that the PDE may be evolved
       two real fields per complex field by [`jaxsci.spectral.ensemble_rollout`][]. Set it on
@@ -54,9 +98,10 @@ class AbstractPDE(eqx.Module):
           them, adds constants in Fourier space through `domain.fourier_constant`, and
           combines physical fields elementwise (products, powers, sums, indexing channels,
           broadcasting with fixed arrays of shape `domain.shape`, without a channel axis).
-          `.real`, `abs`, or sums over modes or grid points would mix the two fields.
-      Every real PDE of the library is pairable. A subclass that redefines `linear` or
-      `nonlinear` is not, unless it sets `pairable = True` itself.
+          `.real`, `abs`, or sums over modes or grid points would mix the two fields;
+        - `source()`, if defined, is built with `domain.fourier_constant`.
+      Every real PDE of the library is pairable. A subclass that redefines `linear`,
+      `nonlinear` or `source` is not, unless it sets `pairable = True` itself.
 
     **Example** (a user-defined PDE, $u_t = \nu u_{xx} - u^3$):
 
@@ -85,9 +130,9 @@ class AbstractPDE(eqx.Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # Pairability is a property of the code of `linear` and `nonlinear`: a subclass that
-        # redefines either must declare it again.
-        redefines = "linear" in cls.__dict__ or "nonlinear" in cls.__dict__
+        # Pairability is a property of the code of `linear`, `nonlinear` and `source`: a
+        # subclass that redefines any of them must declare it again.
+        redefines = any(name in cls.__dict__ for name in ("linear", "nonlinear", "source"))
         if redefines and "pairable" not in cls.__dict__:
             cls.pairable = False
 
@@ -103,6 +148,12 @@ class AbstractPDE(eqx.Module):
 def num_channels(pde: AbstractPDE) -> int:
     """Number of field channels of `pde` (read from the shape of its linear symbol)."""
     return int(jax.eval_shape(pde.linear).shape[0])
+
+
+def constant_source(pde: AbstractPDE) -> Complex[Array, "c ..."] | None:
+    """The constant source term $\\hat f$ of `pde` (its optional `source()` method), or `None`."""
+    source = getattr(pde, "source", None)
+    return None if source is None else source()
 
 
 def is_coupled(pde: AbstractPDE) -> bool:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from typing import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Shaped
 
+from ._pde import varies_over_devices
 from ._stepper import AbstractSpectralStepper
 
 _NOT_FINITE = (
@@ -20,25 +23,29 @@ _NOT_FINITE = (
 )
 
 
-def _varies_over_devices(x) -> bool:
-    """Whether `x` is a per-device value inside `shard_map`. `equinox.error_if` cannot
-    check those: its branches disagree on the manual axes, and an error raised on several
-    devices at once aborts the process, so the check is skipped there."""
-    aval = jax.typeof(x) if hasattr(jax, "typeof") else jax.core.get_aval(x)
-    manual = getattr(aval, "manual_axis_type", None)
-    return bool(manual.varying if manual is not None else getattr(aval, "vma", ()))
+def _positive_int(value) -> int | None:
+    """`value` as a Python int if it is a positive integer (any type with `__index__`:
+    Python, NumPy or concrete JAX integers, not bools), else `None`."""
+    if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == bool:
+        return None
+    try:
+        n = operator.index(value)
+    except TypeError:
+        return None
+    return n if n >= 1 else None
 
 
 def _resolve_segment(checkpoint, num_steps: int, save_every: int) -> int | None:
     if checkpoint is None or checkpoint is False:
         return None
-    if checkpoint == "sqrt":
+    if isinstance(checkpoint, str) and checkpoint == "sqrt":
         seg = max(1, round(math.sqrt(num_steps)))
         if seg >= save_every:
             return (seg // save_every) * save_every
         return max(d for d in range(1, seg + 1) if save_every % d == 0)
-    if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 1:
-        raise ValueError(f"`checkpoint` must be None, 'sqrt' or a positive int, got {checkpoint!r}.")
+    value, checkpoint = checkpoint, _positive_int(checkpoint)
+    if checkpoint is None:
+        raise ValueError(f"`checkpoint` must be None, 'sqrt' or a positive int, got {value!r}.")
     if checkpoint % save_every and save_every % checkpoint:
         raise ValueError(
             f"`checkpoint` ({checkpoint}) must divide or be a multiple of `save_every` ({save_every})."
@@ -96,12 +103,16 @@ def rollout(
     **Arguments:**
 
     - `stepper`: a callable `u -> u_next`.
-    - `u0`: initial state `(channels, *shape)`.
+    - `u0`: initial state `(channels, *shape)` for a spectral stepper; any pytree of
+      arrays for a plain callable (then every output below has the structure of `u0`,
+      each leaf stacked along a new leading axis).
     - `num_steps`: number of steps (a multiple of `save_every`).
     - `save_every`: keep every `save_every`-th state.
     - `checkpoint`: `None` (plain scan), a segment length in steps (a divisor or a
       multiple of `save_every`), or `"sqrt"`.
-    - `include_init`: prepend `u0` to the output.
+    - `num_steps`, `save_every` and an integer `checkpoint` may be any integer type
+      (Python, NumPy, a concrete JAX integer; not `bool`).
+    - `include_init`: prepend `u0` to the output (leaf by leaf for a pytree).
     - `check_finite`: raise if the final state holds an inf or NaN, which an unstable time
       step produces: an `equinox.EquinoxRuntimeError` eagerly and under `equinox.filter_jit`,
       a `jax.errors.JaxRuntimeError` carrying the same message under `jax.jit` (also under
@@ -128,10 +139,12 @@ def rollout(
     **Reference:** A. Griewank, A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM 2008
     (checkpointing schedules).
     """
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int) or num_steps < 1:
+    steps, every = _positive_int(num_steps), _positive_int(save_every)
+    if steps is None:
         raise ValueError(f"`num_steps` must be a positive int, got {num_steps!r}.")
-    if isinstance(save_every, bool) or not isinstance(save_every, int) or save_every < 1:
+    if every is None:
         raise ValueError(f"`save_every` must be a positive int, got {save_every!r}.")
+    num_steps, save_every = steps, every
     if num_steps % save_every:
         raise ValueError(f"`num_steps` ({num_steps}) must be a multiple of `save_every` ({save_every}).")
     seg = _resolve_segment(checkpoint, num_steps, save_every)
@@ -152,14 +165,14 @@ def rollout(
         n_seg, rem = divmod(n_saves, per_seg)
         inner = _saves(_steps(step, save_every, False), per_seg, out, True)
         carry, frames = jax.lax.scan(lambda c, _: inner(c), carry0, None, length=n_seg)
-        frames = frames.reshape(n_seg * per_seg, *frames.shape[2:])
+        frames = jax.tree.map(lambda f: f.reshape(n_seg * per_seg, *f.shape[2:]), frames)
         if rem:
             _, tail = _saves(_steps(step, save_every, False), rem, out, True)(carry)
-            frames = jnp.concatenate([frames, tail])
+            frames = jax.tree.map(lambda f, t: jnp.concatenate([f, t]), frames, tail)
     leaves = [a for a in jax.tree.leaves(frames) if jnp.issubdtype(a.dtype, jnp.inexact)]
-    if check_finite and leaves and not any(_varies_over_devices(a) for a in leaves):
+    if check_finite and leaves and not any(varies_over_devices(a) for a in leaves):
         bad = functools.reduce(jnp.logical_or, [~jnp.all(jnp.isfinite(a[-1])) for a in leaves])
         frames = eqx.error_if(frames, bad, _NOT_FINITE)
     if include_init:
-        frames = jnp.concatenate([jnp.asarray(u0, frames.dtype)[None], frames])
+        frames = jax.tree.map(lambda a, f: jnp.concatenate([jnp.asarray(a, f.dtype)[None], f]), u0, frames)
     return frames

@@ -18,7 +18,7 @@ class Burgers(AbstractPDE):
     In 1D this is $u_t + b\, u u_x = \nu u_{xx}$; in 2D/3D the scalar field is
     transported along the diagonal direction $\mathbf 1$. The mean of $u$ is conserved.
 
-    **Arguments:** `domain`; `nu` (viscosity); `scale` $b$ (convection scale, default 1).
+    **Arguments:** `domain`; `nu` $\ge 0$ (viscosity); `scale` $b$ (convection scale, default 1).
 
     **Example:**
 
@@ -36,7 +36,8 @@ class Burgers(AbstractPDE):
     scale: Array
 
     def __init__(self, domain: PeriodicDomain, nu: ArrayLike = 0.01, scale: ArrayLike = 1.0):
-        self.domain, self.nu, self.scale = domain, coefficient(nu, "nu"), coefficient(scale, "scale")
+        self.domain, self.scale = domain, coefficient(scale, "scale")
+        self.nu = coefficient(nu, "nu", sign="non-negative")
 
     def linear(self):
         return (-self.nu * k_squared(self.domain))[None]

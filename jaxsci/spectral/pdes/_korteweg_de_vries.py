@@ -19,7 +19,7 @@ class KortewegDeVries(AbstractPDE):
     The defaults $b=-6$, $\delta=1$, $\nu=\mu=0$ give $u_t - 6uu_x + u_{xxx} = 0$, whose
     soliton is $u = -\tfrac c2 \operatorname{sech}^2(\tfrac{\sqrt c}{2}(x - ct - a))$.
 
-    **Arguments:** `domain`; `scale` $b$; `dispersivity` $\delta$; `nu`; `mu`
+    **Arguments:** `domain`; `scale` $b$; `dispersivity` $\delta$; `nu` $\ge 0$; `mu` $\ge 0$
     (optional diffusion and hyper-diffusion for damping).
 
     **Example:**
@@ -56,7 +56,8 @@ class KortewegDeVries(AbstractPDE):
         self.domain = domain
         self.scale = coefficient(scale, "scale")
         self.dispersivity = coefficient(dispersivity, "dispersivity")
-        self.nu, self.mu = coefficient(nu, "nu"), coefficient(mu, "mu")
+        self.nu = coefficient(nu, "nu", sign="non-negative")
+        self.mu = coefficient(mu, "mu", sign="non-negative")
 
     def linear(self):
         k2 = k_squared(self.domain)

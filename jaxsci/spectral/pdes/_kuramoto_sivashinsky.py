@@ -24,8 +24,8 @@ class KuramotoSivashinsky(AbstractPDE):
     The term $|\nabla u|^2$ feeds the mean; with `zero_mean=True` (default, as in exponax)
     its mean is removed so that the mean of $u$ is conserved.
 
-    **Arguments:** `domain`; `gradient_scale` $g$; `second_order` $a$; `fourth_order` $b$;
-    `zero_mean` (static flag).
+    **Arguments:** `domain`; `gradient_scale` $g$; `second_order` $a$; `fourth_order`
+    $b \ge 0$ (its hyper-diffusion damps the high modes); `zero_mean` (static flag).
 
     **Example:**
 
@@ -61,7 +61,7 @@ class KuramotoSivashinsky(AbstractPDE):
         self.domain = domain
         self.gradient_scale = coefficient(gradient_scale, "gradient_scale")
         self.second_order = coefficient(second_order, "second_order")
-        self.fourth_order = coefficient(fourth_order, "fourth_order")
+        self.fourth_order = coefficient(fourth_order, "fourth_order", sign="non-negative")
         self.zero_mean = zero_mean
 
     def linear(self):
@@ -85,7 +85,7 @@ class KuramotoSivashinskyConservative(AbstractPDE):
 
     In 1D this is the derivative of the gradient form; the mean of $u$ is conserved.
 
-    **Arguments:** `domain`; `scale` $g$; `second_order` $a$; `fourth_order` $b$.
+    **Arguments:** `domain`; `scale` $g$; `second_order` $a$; `fourth_order` $b \ge 0$.
 
     **Example:**
 
@@ -116,7 +116,7 @@ class KuramotoSivashinskyConservative(AbstractPDE):
     ):
         self.domain, self.scale = domain, coefficient(scale, "scale")
         self.second_order = coefficient(second_order, "second_order")
-        self.fourth_order = coefficient(fourth_order, "fourth_order")
+        self.fourth_order = coefficient(fourth_order, "fourth_order", sign="non-negative")
 
     def linear(self):
         return _ks_symbol(self.domain, self.second_order, self.fourth_order)

@@ -31,7 +31,7 @@ def _advection_symbol(domain: PeriodicDomain, velocity: Array) -> Array:
 class Diffusion(AbstractPDE):
     r"""Heat equation $u_t = \nu \Delta u$; symbol $-\nu |k|^2$.
 
-    **Arguments:** `domain`; `nu` (diffusivity, array leaf); `num_channels` (default 1).
+    **Arguments:** `domain`; `nu` $\ge 0$ (diffusivity, array leaf).
 
     **Example:**
 
@@ -51,7 +51,7 @@ class Diffusion(AbstractPDE):
     nu: Array
 
     def __init__(self, domain: PeriodicDomain, nu: ArrayLike = 0.01):
-        self.domain, self.nu = domain, coefficient(nu, "nu")
+        self.domain, self.nu = domain, coefficient(nu, "nu", sign="non-negative")
 
     def linear(self):
         return (-self.nu * k_squared(self.domain))[None]
@@ -95,7 +95,7 @@ class Advection(AbstractPDE):
 class AdvectionDiffusion(AbstractPDE):
     r"""Advection-diffusion $u_t + c\cdot\nabla u = \nu\Delta u$; symbol $-i c\cdot k - \nu|k|^2$.
 
-    **Arguments:** `domain`; `velocity` (scalar or per axis); `nu` (diffusivity).
+    **Arguments:** `domain`; `velocity` (scalar or per axis); `nu` $\ge 0$ (diffusivity).
 
     **Example:**
 
@@ -117,7 +117,7 @@ class AdvectionDiffusion(AbstractPDE):
 
     def __init__(self, domain: PeriodicDomain, velocity: ArrayLike = 1.0, nu: ArrayLike = 0.01):
         self.domain = domain
-        self.velocity, self.nu = _velocity(domain, velocity), coefficient(nu, "nu")
+        self.velocity, self.nu = _velocity(domain, velocity), coefficient(nu, "nu", sign="non-negative")
 
     def linear(self):
         sym = _advection_symbol(self.domain, self.velocity) - self.nu * k_squared(self.domain)
@@ -162,7 +162,7 @@ class Dispersion(AbstractPDE):
 class HyperDiffusion(AbstractPDE):
     r"""Hyper-diffusion $u_t = -\mu \Delta^2 u$; symbol $-\mu |k|^4$.
 
-    **Arguments:** `domain`; `mu` (hyper-diffusivity).
+    **Arguments:** `domain`; `mu` $\ge 0$ (hyper-diffusivity).
 
     **Example:**
 
@@ -182,7 +182,7 @@ class HyperDiffusion(AbstractPDE):
     mu: Array
 
     def __init__(self, domain: PeriodicDomain, mu: ArrayLike = 1e-4):
-        self.domain, self.mu = domain, coefficient(mu, "mu")
+        self.domain, self.mu = domain, coefficient(mu, "mu", sign="non-negative")
 
     def linear(self):
         return (-self.mu * k_squared(self.domain) ** 2)[None]

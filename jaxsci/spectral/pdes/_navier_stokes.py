@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import ClassVar
 
 import equinox as eqx
@@ -19,13 +20,27 @@ def _inverse_k2(domain: PeriodicDomain) -> Array:
     return jnp.where(k2 == 0, 0.0, 1.0 / jnp.where(k2 == 0, 1.0, k2))
 
 
+def _forcing_mode(mode, n: int) -> int:
+    """A forcing mode that the grid resolves: an integer in [0, n/2). The Nyquist mode
+    n/2 carries no velocity (its odd derivatives vanish), higher ones alias."""
+    try:
+        m = None if isinstance(mode, (bool, np.bool_)) else operator.index(mode)
+    except TypeError:
+        m = None
+    if m is None or not 0 <= 2 * m < n:
+        raise ValueError(f"`forcing_mode` must be an integer in [0, {n}/2) for {n} points along y, got {mode!r}.")
+    return m
+
+
 class NavierStokes2D(AbstractPDE):
     r"""2D incompressible Navier-Stokes in vorticity form,
     $\omega_t + \mathbf u\cdot\nabla\omega = \nu\Delta\omega - \lambda\omega + f$,
     with $\mathbf u = (\partial_y\psi, -\partial_x\psi)$, $-\Delta\psi = \omega$.
 
     Optional Kolmogorov forcing: the body force $A\sin(k_f y)\,\hat e_x$ with
-    $k_f = 2\pi m / L_y$ gives $f = -A k_f\cos(k_f y)$ (mode $m$ = `forcing_mode`).
+    $k_f = 2\pi m / L_y$ gives $f = -A k_f\cos(k_f y)$ (mode $m$ = `forcing_mode`). It is
+    the PDE's constant `source()`, which the integrator adds exactly and does not dealias,
+    so any resolved mode $0 < m < N_y/2$ may be forced (also above the 2/3 cutoff).
     Taylor-Green vorticity $2\sin x\sin y$ (on $[0,2\pi)^2$) decays as
     $e^{-(2\nu+\lambda)t}$; the laminar Kolmogorov flow
     $\omega = -A k_f\cos(k_f y)/(\nu k_f^2 + \lambda)$ is stationary.
@@ -34,8 +49,9 @@ class NavierStokes2D(AbstractPDE):
     $\mathbf u\cdot\nabla\omega = (\partial_{xx} - \partial_{yy})(uv) + \partial_{xy}(v^2 - u^2)$
     (valid for divergence-free $\mathbf u$): four real FFTs an evaluation instead of five.
 
-    **Arguments:** `domain` (2D); `nu` (viscosity); `drag` $\lambda \ge 0$ (linear drag);
-    `forcing_amplitude` $A$; `forcing_mode` $m$ (static; 0 disables forcing).
+    **Arguments:** `domain` (2D); `nu` $\ge 0$ (viscosity); `drag` $\lambda \ge 0$ (linear
+    drag); `forcing_amplitude` $A$ (real); `forcing_mode` $m$ (static integer in
+    $[0, N_y/2)$; 0 disables forcing). A `ValueError` names an argument out of range.
 
     **Example:**
 
@@ -72,9 +88,11 @@ class NavierStokes2D(AbstractPDE):
     ):
         if domain.ndim != 2:
             raise ValueError(f"`domain` must be 2D for NavierStokes2D, got {domain.ndim}D.")
-        self.domain, self.nu, self.drag = domain, coefficient(nu, "nu"), coefficient(drag, "drag")
+        self.domain = domain
+        self.nu = coefficient(nu, "nu", sign="non-negative")
+        self.drag = coefficient(drag, "drag", sign="non-negative")
         self.forcing_amplitude = coefficient(forcing_amplitude, "forcing_amplitude")
-        self.forcing_mode = int(forcing_mode)
+        self.forcing_mode = _forcing_mode(forcing_mode, domain.shape[1])
 
     def linear(self):
         return (-self.nu * k_squared(self.domain) - self.drag)[None]
@@ -94,6 +112,10 @@ class NavierStokes2D(AbstractPDE):
         kf = 2 * jnp.pi * self.forcing_mode / d.extent[1]
         return (-self.forcing_amplitude * kf) * d.fourier_constant(np.broadcast_to(unit, d.shape))[None]
 
+    def source(self) -> Array | None:
+        """The constant source term: `forcing_hat()`, or `None` without forcing."""
+        return self.forcing_hat() if self.forcing_mode else None
+
     def nonlinear(self, u_hat):
         # Basdevant's form: for divergence-free u = (u, v) in 2D,
         # u.grad(w) = (d_xx - d_yy)(u v) + d_xy (v^2 - u^2), so two inverse transforms
@@ -107,10 +129,9 @@ class NavierStokes2D(AbstractPDE):
         u, v = vel[0], vel[1]
         prod = d.fft(jnp.stack([u * v, (v - u) * (v + u)]))
         dxx, dyy = d.derivative(0, 2), d.derivative(1, 2)
-        out = (dyy - dxx) * prod[0:1] - (dx * dy).real * prod[1:2]
-        if self.forcing_mode:
-            out = out + self.forcing_hat().astype(out.dtype)
-        return out
+        # The forcing is `source()`, not part of this term: the integrator dealiases this
+        # term's output, which would delete a forcing mode above the 2/3 cutoff.
+        return (dyy - dxx) * prod[0:1] - (dx * dy).real * prod[1:2]
 
 
 class NavierStokes3D(AbstractPDE):
@@ -122,7 +143,7 @@ class NavierStokes3D(AbstractPDE):
     Beltrami flows such as ABC flow have a projected nonlinearity of zero, so they decay
     exactly as $e^{-(\nu|k|^2 + \lambda)t}$.
 
-    **Arguments:** `domain` (3D); `nu` (viscosity); `drag` $\lambda$.
+    **Arguments:** `domain` (3D); `nu` $\ge 0$ (viscosity); `drag` $\lambda \ge 0$.
 
     **Example:**
 
@@ -148,7 +169,9 @@ class NavierStokes3D(AbstractPDE):
     def __init__(self, domain: PeriodicDomain, nu: ArrayLike = 1e-2, drag: ArrayLike = 0.0):
         if domain.ndim != 3:
             raise ValueError(f"`domain` must be 3D for NavierStokes3D, got {domain.ndim}D.")
-        self.domain, self.nu, self.drag = domain, coefficient(nu, "nu"), coefficient(drag, "drag")
+        self.domain = domain
+        self.nu = coefficient(nu, "nu", sign="non-negative")
+        self.drag = coefficient(drag, "drag", sign="non-negative")
 
     def linear(self):
         sym = -self.nu * k_squared(self.domain) - self.drag

@@ -18,7 +18,8 @@ class CahnHilliard(AbstractPDE):
     conserved and the free energy
     $E = \int \tfrac14(u^2-1)^2 + \tfrac\gamma2|\nabla u|^2$ decreases.
 
-    **Arguments:** `domain`; `gamma` (interface energy).
+    **Arguments:** `domain`; `gamma` $> 0$ (interface energy; without it the linear part
+    $|k|^2$ grows without bound).
 
     **Example:**
 
@@ -41,7 +42,7 @@ class CahnHilliard(AbstractPDE):
     gamma: Array
 
     def __init__(self, domain: PeriodicDomain, gamma: ArrayLike = 1e-3):
-        self.domain, self.gamma = domain, coefficient(gamma, "gamma")
+        self.domain, self.gamma = domain, coefficient(gamma, "gamma", sign="positive")
 
     def linear(self):
         k2 = k_squared(self.domain)

@@ -19,7 +19,7 @@ class FisherKPP(AbstractPDE):
     Linear part $\nu\Delta + r$, nonlinear part $-r u^2$. A uniform state follows the
     logistic law $u(t) = 1/(1 + (1/u_0 - 1)e^{-rt})$.
 
-    **Arguments:** `domain`; `nu` (diffusivity); `rate` $r$.
+    **Arguments:** `domain`; `nu` $\ge 0$ (diffusivity); `rate` $r$.
 
     **Example:**
 
@@ -41,7 +41,8 @@ class FisherKPP(AbstractPDE):
     rate: Array
 
     def __init__(self, domain: PeriodicDomain, nu: ArrayLike = 0.01, rate: ArrayLike = 1.0):
-        self.domain, self.nu, self.rate = domain, coefficient(nu, "nu"), coefficient(rate, "rate")
+        self.domain, self.rate = domain, coefficient(rate, "rate")
+        self.nu = coefficient(nu, "nu", sign="non-negative")
 
     def linear(self):
         return (self.rate - self.nu * k_squared(self.domain))[None]
@@ -97,7 +98,8 @@ class GrayScott(AbstractPDE):
 
     Linear part $\operatorname{diag}(D_u\Delta - F,\ D_v\Delta - F - k)$.
 
-    **Arguments:** `domain`; `diffusivity_u`; `diffusivity_v`; `feed` $F$; `kill` $k$.
+    **Arguments:** `domain`; `diffusivity_u` $\ge 0$; `diffusivity_v` $\ge 0$; `feed` $F$;
+    `kill` $k$.
 
     **Example:**
 
@@ -131,8 +133,8 @@ class GrayScott(AbstractPDE):
         kill: ArrayLike = 0.06,
     ):
         self.domain = domain
-        self.diffusivity_u = coefficient(diffusivity_u, "diffusivity_u")
-        self.diffusivity_v = coefficient(diffusivity_v, "diffusivity_v")
+        self.diffusivity_u = coefficient(diffusivity_u, "diffusivity_u", sign="non-negative")
+        self.diffusivity_v = coefficient(diffusivity_v, "diffusivity_v", sign="non-negative")
         self.feed, self.kill = coefficient(feed, "feed"), coefficient(kill, "kill")
 
     def linear(self):

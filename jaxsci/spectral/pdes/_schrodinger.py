@@ -20,7 +20,9 @@ class NonlinearSchrodinger(AbstractPDE):
     $\psi = a\operatorname{sech}(a(x - vt - x_0))\,e^{i(vx + (a^2 - v^2)t/2)}$; the mass
     $\int|\psi|^2$ is conserved.
 
-    **Arguments:** `domain`; `g` (nonlinearity; $g > 0$ focusing).
+    **Arguments:** `domain`; `g` (nonlinearity; $g > 0$ focusing). A complex $g$ is
+    accepted: $\operatorname{Im} g > 0$ adds the nonlinear (two-photon) absorption
+    $-\operatorname{Im}(g)|\psi|^2\psi$, and the mass then decays.
 
     **Example:**
 
@@ -41,7 +43,7 @@ class NonlinearSchrodinger(AbstractPDE):
     complex_field: ClassVar[bool] = True
 
     def __init__(self, domain: PeriodicDomain, g: ArrayLike = 1.0):
-        self.domain, self.g = domain, coefficient(g, "g")
+        self.domain, self.g = domain, coefficient(g, "g", complex_ok=True)
 
     def linear(self):
         return (-0.5j * k_squared(self.domain, True))[None]
@@ -60,6 +62,8 @@ class ComplexGinzburgLandau(AbstractPDE):
     $\omega = \alpha q^2 + \beta(1 - q^2)$ are exact solutions.
 
     **Arguments:** `domain`; `alpha` (linear dispersion); `beta` (nonlinear dispersion).
+    Both are real: the equation's complex coefficients are $1 + i\alpha$ and $1 + i\beta$
+    (a complex $\alpha$ could make the diffusion $1 - \operatorname{Im}\alpha$ negative).
 
     **Example:**
 
