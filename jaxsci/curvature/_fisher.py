@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Callable, Optional
 
 import equinox as eqx
@@ -18,6 +19,17 @@ from ._tree import split_batches, weighted_sum
 
 def _size(outputs) -> int:
     return jnp.shape(outputs)[0]
+
+
+def _positive_int(value, name: str) -> int:
+    """`value` as a Python int >= 1 (NumPy integers too); bools and floats such as 2.5 are refused."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+    return number
 
 
 def _scores(likelihood, outputs, targets):
@@ -47,7 +59,8 @@ class Fisher(AbstractCurvatureOperator):
     - `params`: any pytree of parameters.
     - `batch`: `(inputs, targets)` or a list of them (targets are unused by the Fisher).
     - `key`: random key for Monte-Carlo targets (required then).
-    - `num_samples`: number of Monte-Carlo targets per example; `None` for exact.
+    - `num_samples`: number of Monte-Carlo targets per example (a positive int); `None`
+      for exact.
 
     **Example:**
 
@@ -80,10 +93,12 @@ class Fisher(AbstractCurvatureOperator):
             raise ValueError(
                 f"`num_samples` is required: {type(likelihood).__name__} has no exact Fisher."
             )
-        if num_samples is not None and (int(num_samples) < 1 or key is None):
-            raise ValueError("Monte-Carlo Fisher needs `num_samples >= 1` and a `key`.")
+        if num_samples is not None:
+            num_samples = _positive_int(num_samples, "num_samples")
+            if key is None:
+                raise ValueError(f"Monte-Carlo Fisher (`num_samples={num_samples}`) needs a `key`.")
         self.model_fn, self.likelihood, self.params, self.batch = model_fn, likelihood, params, batch
-        self.key, self.num_samples = key, None if num_samples is None else int(num_samples)
+        self.key, self.num_samples = key, num_samples
 
     def _output_mv(self, index, outputs, u):
         if self.num_samples is None:

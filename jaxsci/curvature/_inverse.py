@@ -6,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 
 from .. import linalg
 from ._base import AbstractCurvatureOperator, check_vector, matvec_of
@@ -64,6 +65,20 @@ def damped_solve(
     return linalg.cg(damped, b, tol=tol, maxiter=maxiter, preconditioner=preconditioner)
 
 
+def _check_damping(damping):
+    """M-FAC's $\\lambda$ as a scalar array: a concrete value must be finite and > 0 (else
+    `ValueError`); a traced one is checked when the program runs, with `equinox.error_if`."""
+    damping = jnp.asarray(damping)
+    if jnp.ndim(damping) != 0:
+        raise ValueError(f"`damping` must be a scalar, got shape {jnp.shape(damping)}.")
+    bad = "`damping` must be finite and > 0 (M-FAC solves with M = damping * I + G^T G / m)"
+    if isinstance(damping, jax.core.Tracer):
+        return eqx.error_if(damping, ~(jnp.isfinite(damping) & (damping > 0)), bad + ".")
+    if not (np.isfinite(np.asarray(damping)) and np.asarray(damping) > 0):
+        raise ValueError(f"{bad}, got {np.asarray(damping)}.")
+    return damping
+
+
 def _stack_dot(grads, v):
     """$G v$: one inner product per stored gradient (leading axis m)."""
     parts = jax.tree.leaves(jax.tree.map(lambda g, x: g.reshape(g.shape[0], -1) @ x.reshape(-1), grads, v))
@@ -89,7 +104,8 @@ class MFAC(eqx.Module):
 
     - `like`: a pytree shaped like one gradient (arrays or `jax.ShapeDtypeStruct`).
     - `window`: $m$, the number of gradients kept.
-    - `damping`: $\\lambda > 0$.
+    - `damping`: $\\lambda > 0$, a scalar (an array leaf; a traced value is checked with
+      `equinox.error_if`).
 
     **Example:**
 
@@ -114,9 +130,8 @@ class MFAC(eqx.Module):
     def __init__(self, like, window: int, damping, *, grads=None, gram=None, count=None):
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"`window` must be a positive int, got {window!r}.")
-        if isinstance(damping, (int, float)) and damping <= 0:
-            raise ValueError(f"`damping` must be > 0, got {damping}.")
-        if grads is None:
+        if grads is None:  # a fresh window; `update` passes on the damping checked here
+            damping = _check_damping(damping)
             grads = jax.tree.map(lambda x: jnp.zeros((window,) + tuple(x.shape), x.dtype), like)
             dtype = jax.tree.leaves(grads)[0].dtype
             gram, count = jnp.zeros((window, window), dtype), jnp.zeros((), jnp.int32)

@@ -7,8 +7,28 @@ import abc
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._types import Array, Float, PRNGKey
+
+
+def _check_targets(targets, expected: tuple, what: str):
+    """Raise `ValueError` unless `targets` has shape `expected`: broadcasting them against the
+    outputs (targets `(N,)` with outputs `(N, 1)` give `(N, N)`) would silently give a wrong loss."""
+    if tuple(jnp.shape(targets)) != tuple(expected):
+        raise ValueError(f"`targets` must have shape {tuple(expected)} ({what}), got {tuple(jnp.shape(targets))}.")
+
+
+def _check_sigma(sigma):
+    """`sigma` as an array: concrete values must be finite and > 0; traced ones get `equinox.error_if`."""
+    sigma = jnp.asarray(sigma)
+    bad = "`sigma` (the Gaussian noise standard deviation) must be finite and > 0"
+    if isinstance(sigma, jax.core.Tracer):
+        return eqx.error_if(sigma, ~jnp.all(jnp.isfinite(sigma) & (sigma > 0)), bad + ".")
+    value = np.asarray(sigma)
+    if not np.all(np.isfinite(value) & (value > 0)):
+        raise ValueError(f"{bad}, got {value}.")
+    return sigma
 
 
 class AbstractLikelihood(eqx.Module):
@@ -40,7 +60,8 @@ class Categorical(AbstractExactLikelihood):
 
     Output-space Fisher: $\\operatorname{diag}(p) - p p^\\top$ with $p = \\operatorname{softmax}(f)$,
     which equals the Hessian of the cross-entropy in $f$ (so the GGN of softmax cross-entropy
-    is the Fisher). Targets are integer class labels of shape `(batch,)`.
+    is the Fisher). Targets are integer class labels of shape `(batch,)` (the shape of the
+    logits without their last, class axis).
 
     ```python
     import jax, jax.numpy as jnp
@@ -54,6 +75,7 @@ class Categorical(AbstractExactLikelihood):
     """
 
     def nll(self, outputs, targets):
+        _check_targets(targets, jnp.shape(outputs)[:-1], "integer labels: the logits' shape without the class axis")
         logz = jax.nn.logsumexp(outputs, axis=-1)
         picked = jnp.take_along_axis(outputs, targets[..., None].astype(jnp.int32), axis=-1)
         return logz - picked[..., 0]
@@ -74,7 +96,10 @@ class Gaussian(AbstractExactLikelihood):
 
     **Arguments:**
 
-    - `sigma`: the noise standard deviation (an array leaf, differentiable).
+    - `sigma`: the noise standard deviation, $> 0$ (an array leaf, differentiable).
+
+    Targets have the shape of the outputs: for a model with one output per example,
+    outputs `(N, 1)` need targets `(N, 1)`, not `(N,)` (a `ValueError` otherwise).
 
     ```python
     import jax, jax.numpy as jnp
@@ -91,9 +116,11 @@ class Gaussian(AbstractExactLikelihood):
     sigma: Float[Array, ""]
 
     def __init__(self, sigma=1.0):
-        self.sigma = jnp.asarray(sigma)
+        self.sigma = _check_sigma(sigma)
 
     def nll(self, outputs, targets):
+        hint = "that of the outputs: for outputs (N, 1) pass y[:, None], not y of shape (N,)"
+        _check_targets(targets, jnp.shape(outputs), hint)
         axes = tuple(range(1, jnp.ndim(outputs)))
         dim = outputs[0].size
         sq = jnp.sum((targets - outputs) ** 2, axis=axes)

@@ -6,11 +6,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from .._types import Array, Float, PRNGKey
 from ._eigenvalues import eigenvalues
-from ._trace import trace
+from ._trace import _check_op, trace
+from ._tree import check_like
 
 
 class StabilityReport(eqx.Module):
@@ -51,7 +53,6 @@ class StabilityReport(eqx.Module):
     alignment: Float[Array, ""]
 
 
-@eqx.filter_jit
 def stability(
     op: lx.AbstractLinearOperator,
     *,
@@ -71,9 +72,10 @@ def stability(
     **Arguments:**
 
     - `op`: the curvature at the current parameters.
-    - `learning_rate`: $\\eta$.
+    - `learning_rate`: $\\eta > 0$.
     - `key`: random key (Lanczos start, Hutchinson probes).
-    - `grad`: the current gradient, for the alignment measurement (optional).
+    - `grad`: the current gradient, for the alignment measurement (optional; a pytree
+      shaped like the parameters).
     - `batch_size`: $B$ for the SGD trace bound (optional).
     - `k`: size of the top eigenspace for the alignment.
     - `num_matvecs`, `trace_matvecs`: budgets of the eigenvalue and trace estimates.
@@ -94,6 +96,28 @@ def stability(
     r.stable  # False: lambda_max = 4 > 2 / 0.6
     ```
     """
+    _check_op(op)
+    learning_rate = _check_learning_rate(learning_rate)
+    if grad is not None:
+        check_like(grad, op.in_structure(), "grad")
+    return _stability(op, learning_rate, key, grad, batch_size, k, num_matvecs, trace_matvecs)
+
+
+def _check_learning_rate(learning_rate):
+    """A concrete $\\eta$ must be finite and > 0 (else `ValueError`); a traced one is checked with
+    `equinox.error_if`. With $\\eta \\le 0$ the threshold $2/\\eta$ is inf or negative."""
+    bad = "`learning_rate` must be finite and > 0 (the threshold is 2 / learning_rate)"
+    if isinstance(learning_rate, jax.core.Tracer):
+        ok = jnp.all(jnp.isfinite(learning_rate) & (learning_rate > 0))
+        return eqx.error_if(learning_rate, ~ok, bad + ".")
+    value = np.asarray(learning_rate)
+    if not (np.issubdtype(value.dtype, np.number) and np.all(np.isfinite(value) & (value > 0))):
+        raise ValueError(f"{bad}, got {value}.")
+    return learning_rate
+
+
+@eqx.filter_jit
+def _stability(op, learning_rate, key, grad, batch_size, k, num_matvecs, trace_matvecs):
     key_e, key_t = jax.random.split(key)
     vals, vecs = eigenvalues(op, k, num_matvecs=num_matvecs, which="largest", key=key_e)
     est, _ = trace(op, key=key_t, num_matvecs=trace_matvecs)

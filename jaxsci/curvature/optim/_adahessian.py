@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 import jax
@@ -68,7 +69,7 @@ def adahessian(
     - `conv_layout`: how to find the spatial axes of conv kernels (arrays with 3 or more
       dimensions), over which $|D|$ is averaged: `"hwio"` (flax: spatial axes first),
       `"oihw"` (equinox / PyTorch: spatial axes last) or `None` (no averaging).
-    - `num_probes`: Hutchinson probes per step. `key`: random key for the probes.
+    - `num_probes`: Hutchinson probes per step (a positive int). `key`: random key for the probes.
 
     **Example:**
 
@@ -90,6 +91,13 @@ def adahessian(
     """
     if conv_layout not in LAYOUTS:
         raise ValueError(f"`conv_layout` must be one of {LAYOUTS}, got {conv_layout!r}.")
+    try:  # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
+        probes = None if isinstance(num_probes, bool) else operator.index(num_probes)
+    except TypeError:
+        probes = None
+    if probes is None or probes < 1:
+        raise ValueError(f"`num_probes` must be a positive int, got {num_probes!r}.")
+    num_probes = probes
     schedule = learning_rate if callable(learning_rate) else (lambda _: learning_rate)
 
     def init_fn(params):

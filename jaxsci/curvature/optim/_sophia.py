@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 import jax
@@ -49,7 +50,7 @@ def sophia_h(
     - `b1`, `b2`: EMA rates of the gradient and the Hessian diagonal.
     - `gamma`: $\\gamma$, scales the curvature. `eps`: $\\epsilon$. `weight_decay`: $w$.
     - `update_every`: $k$, steps between Hessian-diagonal refreshes.
-    - `num_probes`: Hutchinson probes per refresh. `key`: random key for the probes.
+    - `num_probes`: Hutchinson probes per refresh (a positive int). `key`: random key for the probes.
 
     **Example:**
 
@@ -70,6 +71,13 @@ def sophia_h(
     """
     if not isinstance(update_every, int) or update_every < 1:
         raise ValueError(f"`update_every` must be a positive int, got {update_every!r}.")
+    try:  # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
+        probes = None if isinstance(num_probes, bool) else operator.index(num_probes)
+    except TypeError:
+        probes = None
+    if probes is None or probes < 1:
+        raise ValueError(f"`num_probes` must be a positive int, got {num_probes!r}.")
+    num_probes = probes
     schedule = learning_rate if callable(learning_rate) else (lambda _: learning_rate)
 
     def init_fn(params):

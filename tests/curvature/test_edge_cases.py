@@ -1,0 +1,148 @@
+"""Bad input to the curvature pillar: a `ValueError` naming the argument, never a silent wrong answer."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.flatten_util import ravel_pytree
+
+from jaxsci.curvature import MFAC, Categorical, EmpiricalFisher, Fisher, Gaussian, Hessian, stability
+from jaxsci.curvature.optim import adahessian, sophia_h
+
+_linear = lambda p, x: x @ p["w"]  # one output per example: outputs (N, 1)
+
+
+def _regression(key, n=6, d=3):
+    kx, kw = jax.random.split(key)
+    x, w = jax.random.normal(kx, (n, d)), jax.random.normal(kw, (d, 1))
+    return x, jnp.arange(float(n)), {"w": w}
+
+
+def test_empirical_fisher_gaussian_equals_explicit_sum_of_outer_products(x64, getkey):
+    x, y, params = _regression(getkey())
+    sigma = 0.7
+    E = jax.jit(lambda o: o.as_matrix())(EmpiricalFisher(_linear, Gaussian(sigma), params, (x, y[:, None])))
+    # reference by hand: per-example nll (y_n - x_n w)^2 / (2 sigma^2) has gradient -(y_n - x_n w) x_n / sigma^2
+    residual = y - x @ params["w"][:, 0]
+    g = -(residual[:, None] * x) / sigma**2
+    reference = sum(jnp.outer(gn, gn) for gn in g) / x.shape[0]
+    assert jnp.max(jnp.abs(E - reference)) < 1e-10 * jnp.max(jnp.abs(reference))
+
+
+def test_likelihood_targets_must_have_the_contracted_shape(getkey):
+    x, y, params = _regression(getkey())
+    # targets (N,) against outputs (N, 1) used to broadcast to (N, N) and give a wrong EF
+    with pytest.raises(ValueError, match="`targets` must have shape \\(6, 1\\)"):
+        EmpiricalFisher(_linear, Gaussian(), params, (x, y)).as_matrix()
+    with pytest.raises(ValueError, match="targets"):
+        Gaussian().nll(jnp.zeros((6, 1)), y)
+    with pytest.raises(ValueError, match="targets"):
+        Gaussian().nll(jnp.zeros((6, 2)), jnp.zeros((1, 2)))
+    # Categorical: integer labels shaped like the logits without their class axis
+    with pytest.raises(ValueError, match="`targets` must have shape \\(6,\\)"):
+        Categorical().nll(jnp.zeros((6, 3)), jnp.zeros((6, 1), int))
+    with pytest.raises(ValueError, match="targets"):
+        Categorical().nll(jnp.zeros((6, 3)), jnp.zeros((1,), int))
+    assert jnp.allclose(Categorical().nll(jnp.zeros((6, 3)), jnp.zeros(6, int)), jnp.log(3.0))
+
+
+@pytest.mark.parametrize("sigma", [0.0, -1.0, np.float32(0.0), jnp.array(-0.5), float("nan")])
+def test_gaussian_sigma_must_be_positive(sigma):
+    with pytest.raises(ValueError, match="sigma"):
+        Gaussian(sigma)
+
+
+def test_gaussian_traced_sigma_is_checked_at_runtime():
+    fisher_diag = jax.jit(lambda s: Gaussian(s).output_fisher_mv(None, jnp.ones(2)))
+    assert jnp.allclose(fisher_diag(0.5), 4.0)
+    with pytest.raises(Exception, match="sigma"):  # equinox.error_if: a runtime error under jit
+        jax.block_until_ready(fisher_diag(0.0))
+
+
+@pytest.mark.parametrize("make", [adahessian, sophia_h], ids=["adahessian", "sophia_h"])
+@pytest.mark.parametrize("num_probes", [0, -1, 2.5, True, "2"])
+def test_optimisers_reject_bad_num_probes(make, num_probes, getkey):
+    with pytest.raises(ValueError, match="num_probes"):
+        make(num_probes=num_probes, key=getkey())
+
+
+@pytest.mark.parametrize("make", [adahessian, sophia_h], ids=["adahessian", "sophia_h"])
+def test_optimisers_accept_numpy_integer_num_probes(make, getkey):
+    loss = lambda p, b: 0.5 * jnp.sum(b * p**2)  # diagonal Hessian: every probe is exact
+    p, b = jnp.ones(3), jnp.array([1.0, 10.0, 100.0])
+    opt = make(0.1, num_probes=np.int64(2), key=getkey())
+    u, _ = opt.update(jax.grad(loss)(p, b), opt.init(p), p, hvp_fn=Hessian(loss, p, b).mv)
+    assert jnp.all(jnp.isfinite(u)) and jnp.all(u < 0)  # a descent step on every coordinate
+    assert jnp.allclose(optax.apply_updates(p, u), p + u)
+
+
+@pytest.mark.parametrize("damping", [jnp.array(-1.0), jnp.array(0.0), np.float64(-2.0), jnp.array(jnp.nan)])
+def test_mfac_rejects_non_positive_array_damping(damping):
+    with pytest.raises(ValueError, match="damping"):
+        MFAC({"w": jnp.zeros(3)}, window=2, damping=damping)
+
+
+def test_mfac_damping_must_be_a_scalar():
+    with pytest.raises(ValueError, match="`damping` must be a scalar"):
+        MFAC({"w": jnp.zeros(3)}, window=2, damping=jnp.ones(2))
+
+
+def test_mfac_traced_damping_is_checked_at_runtime():
+    g = {"w": jnp.array([1.0, 0.0, 0.0])}
+    solve = jax.jit(lambda d: MFAC({"w": jnp.zeros(3)}, window=2, damping=d).update(g).solve({"w": jnp.ones(3)}))
+    assert jnp.allclose(solve(1.0)["w"], jnp.array([0.5, 1.0, 1.0]))  # M = I + e1 e1^T
+    with pytest.raises(Exception, match="damping"):  # equinox.error_if: a runtime error under jit
+        jax.block_until_ready(solve(-1.0))
+
+
+def _diagonal_hessian():
+    loss = lambda p, b: 0.5 * jnp.sum(b * p["w"] ** 2)  # eigenvalues 1, 2, 3, 4
+    return Hessian(loss, {"w": jnp.ones(4)}, jnp.arange(1.0, 5.0))
+
+
+@pytest.mark.parametrize("learning_rate", [0.0, -0.1, jnp.array(-1.0), float("inf")])
+def test_stability_rejects_non_positive_learning_rate(learning_rate, getkey):
+    with pytest.raises(ValueError, match="learning_rate"):
+        stability(_diagonal_hessian(), learning_rate=learning_rate, key=getkey(), num_matvecs=4)
+
+
+def test_stability_traced_learning_rate_is_checked_at_runtime(getkey):
+    H, key = _diagonal_hessian(), getkey()
+    threshold = jax.jit(lambda lr: stability(H, learning_rate=lr, key=key, num_matvecs=4).threshold)
+    assert jnp.allclose(threshold(0.5), 4.0)
+    with pytest.raises(Exception, match="learning_rate"):  # equinox.error_if: a runtime error under jit
+        jax.block_until_ready(threshold(-0.5))
+
+
+@pytest.mark.parametrize(
+    "grad",
+    [{"w": jnp.ones(3)}, {"v": jnp.ones(4)}, jnp.ones(4), {"w": jnp.ones(4), "b": jnp.ones(1)}],
+    ids=["leaf-shape", "key", "bare-array", "extra-leaf"],
+)
+def test_stability_rejects_grad_not_shaped_like_params(grad, getkey):
+    with pytest.raises(ValueError, match="`grad`"):
+        stability(_diagonal_hessian(), learning_rate=0.1, key=getkey(), grad=grad, num_matvecs=4)
+
+
+def test_stability_checks_pass_good_input(getkey):
+    H = _diagonal_hessian()
+    top = {"w": jnp.array([0.0, 0.0, 0.0, 1.0])}  # the top eigenvector of diag(1, 2, 3, 4)
+    r = stability(H, learning_rate=jnp.asarray(0.4), key=getkey(), grad=top, num_matvecs=4)
+    assert bool(r.stable) and jnp.allclose(r.threshold, 5.0) and jnp.allclose(r.alignment, 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_samples", [2.5, 0, -3, True, "4"])
+def test_fisher_num_samples_must_be_a_positive_int(num_samples, getkey):
+    x, y, params = _regression(getkey())
+    with pytest.raises(ValueError, match="num_samples"):
+        Fisher(_linear, Gaussian(), params, (x, y[:, None]), key=getkey(), num_samples=num_samples)
+
+
+def test_fisher_accepts_numpy_integer_num_samples(getkey):
+    x, y, params = _regression(getkey())
+    F = Fisher(_linear, Gaussian(), params, (x, y[:, None]), key=getkey(), num_samples=np.int64(3))
+    assert F.num_samples == 3 and type(F.num_samples) is int
+    v = {"w": jnp.ones((3, 1))}
+    assert jnp.isfinite(F.quadratic_form(v)) and F.quadratic_form(v) >= 0
+    assert ravel_pytree(F.mv(v))[0].shape == (3,)
