@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from typing import Callable, Optional
 
 import equinox as eqx
@@ -10,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import lineax as lx
 
+from .._checks import positive_int
 from .._types import Params, PRNGKey, PyTree
 from ._base import AbstractCurvatureOperator, check_vector
 from ._ggn import _unpack, linearise_model, model_jvp, per_example_dot
@@ -19,17 +19,6 @@ from ._tree import split_batches, weighted_sum
 
 def _size(outputs) -> int:
     return jnp.shape(outputs)[0]
-
-
-def _positive_int(value, name: str) -> int:
-    """`value` as a Python int >= 1 (NumPy integers too); bools and floats such as 2.5 are refused."""
-    try:
-        number = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or number < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-    return number
 
 
 def _scores(likelihood, outputs, targets):
@@ -94,7 +83,7 @@ class Fisher(AbstractCurvatureOperator):
                 f"`num_samples` is required: {type(likelihood).__name__} has no exact Fisher."
             )
         if num_samples is not None:
-            num_samples = _positive_int(num_samples, "num_samples")
+            num_samples = positive_int(num_samples, "num_samples")
             if key is None:
                 raise ValueError(f"Monte-Carlo Fisher (`num_samples={num_samples}`) needs a `key`.")
         self.model_fn, self.likelihood, self.params, self.batch = model_fn, likelihood, params, batch

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import math
-import operator
 
 import jax.numpy as jnp
 
+from .._checks import as_index
 from .._types import Array, Float
 from .samplers._base import check_positive, concrete
 
 
 def _check_n(n) -> int:
     """`n` as a Python int (NumPy and concrete JAX integers too); `ValueError` unless positive."""
-    try:
-        if isinstance(n, bool):
-            raise TypeError
-        count = operator.index(n)
-    except TypeError:
-        count = None
+    count = as_index(n)
     if count is None or count < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}.")
     return count

@@ -145,21 +145,20 @@ class PDEProblem(eqx.Module):
             lambda u, d: self.residual(u, d, x), (zero, fields), (ones, {m: ones for m in self.derivatives})
         )
         bad = np.asarray(~(jnp.isfinite(r) & jnp.isfinite(slope)))
+        mask, points = face_mask(self.grid_sizes), np.asarray(x)
         if bad.any():
-            where = "boundary" if face_mask(self.grid_sizes)[bad].all() else "grid"
-            point = tuple(float(c) for c in np.asarray(x)[bad][0])
+            where = "boundary" if mask[bad].all() else "grid"
+            point = tuple(float(c) for c in points[bad][0])
             raise ValueError(
                 f"residual is not finite at {int(bad.sum())} {where} points at u = 0, e.g. x = {point}. It "
                 "is evaluated (and differentiated) on the whole grid, boundary points included, even when "
                 "boundary_residual=False: guard singular terms both ways, e.g. "
                 "xs = jnp.where(x > 0, x, 1.0); jnp.where(x > 0, d[(1,)] / xs, 0.0)."
             )
-        mask = face_mask(self.grid_sizes)
-        g = np.asarray(self.boundary(x))[mask]
-        if not np.all(np.isfinite(g)):
-            point = tuple(float(c) for c in np.asarray(x)[mask][~np.isfinite(g)][0])
-            count = int((~np.isfinite(g)).sum())
-            raise ValueError(f"boundary(x) is not finite at {count} boundary points, e.g. x = {point}")
+        bad = mask & ~np.isfinite(np.asarray(self.boundary(x)))
+        if bad.any():
+            point = tuple(float(c) for c in points[bad][0])
+            raise ValueError(f"boundary(x) is not finite at {int(bad.sum())} boundary points, e.g. x = {point}")
 
 
 def face_mask(grid_sizes) -> np.ndarray:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Sequence
 
 import equinox as eqx
@@ -11,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Complex, Float, Shaped
+
+from .._checks import as_index
 
 
 def _float_dtype():
@@ -28,12 +29,12 @@ def _as_shape(shape) -> tuple[int, ...]:
     """`shape` as a tuple of Python ints: from an int, a NumPy/JAX integer scalar, or a
     sequence or 1D array of them (bools and non-integral values are rejected)."""
     try:
-        entries = _entries(shape)
-        if any(isinstance(n, (bool, np.bool_)) or np.asarray(n).dtype == bool for n in entries):
-            raise TypeError("bool")
-        return tuple(operator.index(n) for n in entries)
+        sizes = tuple(as_index(n) for n in _entries(shape))
     except (TypeError, ValueError):
-        raise ValueError(f"`shape` must be a concrete integer or a sequence of integers, got {shape!r}.") from None
+        sizes = (None,)
+    if None in sizes:
+        raise ValueError(f"`shape` must be a concrete integer or a sequence of integers, got {shape!r}.")
+    return sizes
 
 
 def _as_extent(extent, ndim: int) -> tuple[float, ...]:

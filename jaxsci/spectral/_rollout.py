@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 from typing import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Shaped
 
+from .._checks import as_index, positive_int
 from ._pde import varies_over_devices
 from ._stepper import AbstractSpectralStepper
 
@@ -23,18 +22,6 @@ _NOT_FINITE = (
 )
 
 
-def _positive_int(value) -> int | None:
-    """`value` as a Python int if it is a positive integer (any type with `__index__`:
-    Python, NumPy or concrete JAX integers, not bools), else `None`."""
-    if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == bool:
-        return None
-    try:
-        n = operator.index(value)
-    except TypeError:
-        return None
-    return n if n >= 1 else None
-
-
 def _resolve_segment(checkpoint, num_steps: int, save_every: int) -> int | None:
     if checkpoint is None or checkpoint is False:
         return None
@@ -43,8 +30,8 @@ def _resolve_segment(checkpoint, num_steps: int, save_every: int) -> int | None:
         if seg >= save_every:
             return (seg // save_every) * save_every
         return max(d for d in range(1, seg + 1) if save_every % d == 0)
-    value, checkpoint = checkpoint, _positive_int(checkpoint)
-    if checkpoint is None:
+    value, checkpoint = checkpoint, as_index(checkpoint)
+    if checkpoint is None or checkpoint < 1:
         raise ValueError(f"`checkpoint` must be None, 'sqrt' or a positive int, got {value!r}.")
     if checkpoint % save_every and save_every % checkpoint:
         raise ValueError(
@@ -139,12 +126,7 @@ def rollout(
     **Reference:** A. Griewank, A. Walther, *Evaluating Derivatives*, 2nd ed., SIAM 2008
     (checkpointing schedules).
     """
-    steps, every = _positive_int(num_steps), _positive_int(save_every)
-    if steps is None:
-        raise ValueError(f"`num_steps` must be a positive int, got {num_steps!r}.")
-    if every is None:
-        raise ValueError(f"`save_every` must be a positive int, got {save_every!r}.")
-    num_steps, save_every = steps, every
+    num_steps, save_every = positive_int(num_steps, "num_steps"), positive_int(save_every, "save_every")
     if num_steps % save_every:
         raise ValueError(f"`num_steps` ({num_steps}) must be a multiple of `save_every` ({save_every}).")
     seg = _resolve_segment(checkpoint, num_steps, save_every)

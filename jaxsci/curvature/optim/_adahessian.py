@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import operator
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from ..._checks import positive_int
 from ..._types import PRNGKey
 from ._hutchinson import hutchinson_diagonal, require_hvp
 
@@ -91,13 +91,8 @@ def adahessian(
     """
     if conv_layout not in LAYOUTS:
         raise ValueError(f"`conv_layout` must be one of {LAYOUTS}, got {conv_layout!r}.")
-    try:  # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
-        probes = None if isinstance(num_probes, bool) else operator.index(num_probes)
-    except TypeError:
-        probes = None
-    if probes is None or probes < 1:
-        raise ValueError(f"`num_probes` must be a positive int, got {num_probes!r}.")
-    num_probes = probes
+    # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
+    num_probes = positive_int(num_probes, "num_probes")
     schedule = learning_rate if callable(learning_rate) else (lambda _: learning_rate)
 
     def init_fn(params):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import operator
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
+from ..._checks import positive_int
 from ..._types import PRNGKey
 from ._hutchinson import hutchinson_diagonal, require_hvp
 
@@ -71,13 +71,8 @@ def sophia_h(
     """
     if not isinstance(update_every, int) or update_every < 1:
         raise ValueError(f"`update_every` must be a positive int, got {update_every!r}.")
-    try:  # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
-        probes = None if isinstance(num_probes, bool) else operator.index(num_probes)
-    except TypeError:
-        probes = None
-    if probes is None or probes < 1:
-        raise ValueError(f"`num_probes` must be a positive int, got {num_probes!r}.")
-    num_probes = probes
+    # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
+    num_probes = positive_int(num_probes, "num_probes")
     schedule = learning_rate if callable(learning_rate) else (lambda _: learning_rate)
 
     def init_fn(params):

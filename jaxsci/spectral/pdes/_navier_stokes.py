@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 from typing import ClassVar
 
 import equinox as eqx
@@ -10,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike
 
+from ..._checks import as_index
 from .._domain import PeriodicDomain
 from .._pde import AbstractPDE, coefficient
 from ._common import gradient_symbols, k_squared
@@ -23,10 +23,7 @@ def _inverse_k2(domain: PeriodicDomain) -> Array:
 def _forcing_mode(mode, n: int) -> int:
     """A forcing mode that the grid resolves: an integer in [0, n/2). The Nyquist mode
     n/2 carries no velocity (its odd derivatives vanish), higher ones alias."""
-    try:
-        m = None if isinstance(mode, (bool, np.bool_)) else operator.index(mode)
-    except TypeError:
-        m = None
+    m = as_index(mode)
     if m is None or not 0 <= 2 * m < n:
         raise ValueError(f"`forcing_mode` must be an integer in [0, {n}/2) for {n} points along y, got {mode!r}.")
     return m
