@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import lineax as lx
 
 from .. import linalg
+from .._checks import as_index
 from .._types import Array, Float, PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
@@ -49,7 +50,12 @@ class SpectralDensity(eqx.Module):
 
 
 def _density(nodes, weights, num_points, sigma):
-    lo, hi = jnp.min(nodes), jnp.max(nodes)
+    # The range of the nodes that carry weight: after a Lanczos breakdown (more steps than
+    # distinct eigenvalues) the spare Ritz values have zero weight and say nothing about
+    # the spectrum, so they must neither widen the grid nor the default width.
+    live = weights > 0
+    lo = jnp.min(jnp.where(live, nodes, jnp.inf))
+    hi = jnp.max(jnp.where(live, nodes, -jnp.inf))
     width = jnp.maximum(hi - lo, jnp.finfo(nodes.dtype).eps * (1 + jnp.abs(hi)))
     sigma = width / 100 if sigma is None else jnp.asarray(sigma, nodes.dtype)
     grid = jnp.linspace(lo - 6 * sigma, hi + 6 * sigma, num_points)
@@ -58,7 +64,17 @@ def _density(nodes, weights, num_points, sigma):
     return SpectralDensity(nodes, weights, grid, density, sigma)
 
 
-@eqx.filter_jit
+def _check_sigma(sigma):
+    """A concrete `sigma` is checked here; a traced one by `error_if` in the jitted part."""
+    message = f"`sigma` must be a positive finite real scalar or None, got {sigma!r}."
+    value = jnp.asarray(sigma)
+    if value.shape != () or not jnp.issubdtype(value.dtype, jnp.number) or jnp.iscomplexobj(value):
+        raise ValueError(message)
+    if not isinstance(value, jax.core.Tracer) and not (jnp.isfinite(value) and value > 0):
+        raise ValueError(message)
+    return value
+
+
 def spectral_density(
     op: lx.AbstractLinearOperator,
     *,
@@ -83,7 +99,8 @@ def spectral_density(
     - `num_probes`, `num_steps`: probes and Lanczos steps per probe
       (`num_probes * num_steps` products).
     - `num_points`: size of the evaluation grid.
-    - `sigma`: smoothing width (same units as the eigenvalues).
+    - `sigma`: smoothing width (same units as the eigenvalues), positive; `None` for 1% of the
+      range of the weighted nodes.
     - `blocks`: `None`, `"leaves"` or `fn(params) -> {name: sub-pytree}`: one density per
       diagonal block.
 
@@ -107,6 +124,18 @@ def spectral_density(
     SIAM Review 2016; Ghorbani et al., ICML 2019.
     """
     _check_op(op)
+    points = as_index(num_points)
+    if points is None or points < 2:
+        raise ValueError(f"`num_points` must be an int >= 2, got {num_points!r}.")
+    if sigma is not None:
+        sigma = _check_sigma(sigma)
+    return _spectral_density(op, key, num_probes, num_steps, points, sigma, blocks)
+
+
+@eqx.filter_jit
+def _spectral_density(op, key, num_probes, num_steps, points, sigma, blocks):
+    if sigma is not None:
+        sigma = eqx.error_if(sigma, ~(jnp.isfinite(sigma) & (sigma > 0)), "`sigma` must be positive and finite")
     parts = make_blocks(blocks, op.in_structure())
     if parts is None:
         targets = [(None, matvec_of(op), op.in_structure())]
@@ -119,5 +148,5 @@ def spectral_density(
             raise ValueError(f"`num_steps` must be an int in [2, {n}] (the dimension), got {num_steps!r}.")
         k = key if name is None else jax.random.fold_in(key, i)
         nodes, weights = linalg.slq_quadrature(mv, like, key=k, num_probes=num_probes, num_steps=num_steps)
-        out[name] = _density(nodes, weights, num_points, sigma)
+        out[name] = _density(nodes, weights, points, sigma)
     return out[None] if parts is None else out

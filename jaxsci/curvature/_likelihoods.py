@@ -31,6 +31,22 @@ def _check_sigma(sigma):
     return sigma
 
 
+def _check_labels(targets, num_classes: int):
+    """Class labels as int32. Labels outside `[0, num_classes)` or not whole numbers would pick
+    no logit (a NaN loss) or the wrong one: a `ValueError` for concrete labels, an
+    `equinox.error_if` for traced ones."""
+    targets = jnp.asarray(targets)
+    if not (jnp.issubdtype(targets.dtype, jnp.integer) or jnp.issubdtype(targets.dtype, jnp.floating)):
+        raise ValueError(f"`targets` must be integer class labels, got dtype {targets.dtype}.")
+    bad = f"`targets` must be class labels, whole numbers in [0, {num_classes})"
+    wrong = lambda t, xp: xp.any((t < 0) | (t >= num_classes) | (t != xp.round(t)))
+    if isinstance(targets, jax.core.Tracer):
+        targets = eqx.error_if(targets, wrong(targets, jnp), bad + ".")
+    elif wrong(np.asarray(targets), np):
+        raise ValueError(f"{bad}, got values from {np.min(targets)} to {np.max(targets)}.")
+    return targets.astype(jnp.int32)
+
+
 class AbstractLikelihood(eqx.Module):
     """A likelihood $p(y \\mid f)$ of targets given model outputs, per example.
 
@@ -76,8 +92,9 @@ class Categorical(AbstractExactLikelihood):
 
     def nll(self, outputs, targets):
         _check_targets(targets, jnp.shape(outputs)[:-1], "integer labels: the logits' shape without the class axis")
+        labels = _check_labels(targets, jnp.shape(outputs)[-1])
         logz = jax.nn.logsumexp(outputs, axis=-1)
-        picked = jnp.take_along_axis(outputs, targets[..., None].astype(jnp.int32), axis=-1)
+        picked = jnp.take_along_axis(outputs, labels[..., None], axis=-1)
         return logz - picked[..., 0]
 
     def sample(self, key, outputs):

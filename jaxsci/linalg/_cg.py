@@ -77,12 +77,36 @@ def cg(
         for s, x in zip(jax.tree.leaves(operator.in_structure()), jax.tree.leaves(b))
     ):
         raise ValueError(f"`b` must match the operator's structure {operator.in_structure()}")
+    structure = operator.in_structure()
     options = {}
     if preconditioner is not None:
-        structure = None if isinstance(preconditioner, lx.AbstractLinearOperator) else operator.in_structure()
-        options["preconditioner"] = _as_operator(preconditioner, structure, "preconditioner")
+        given = None if isinstance(preconditioner, lx.AbstractLinearOperator) else structure
+        options["preconditioner"] = _as_operator(preconditioner, given, "preconditioner")
+    # One working dtype: lineax's CG combines the leaves, which promotes a mixed pytree (float32
+    # weights with bfloat16 ones) and then fails its own structure check. Solving in the
+    # promoted dtype is also the more accurate choice; the solution is cast back leaf by leaf.
+    common = jnp.result_type(*jax.tree.leaves(structure), *jax.tree.leaves(b))
+    if not jnp.issubdtype(common, jnp.inexact):
+        common = jnp.result_type(common, float)
+    exact = all(x.dtype == common for x in jax.tree.leaves(structure))
+    if not exact:
+        operator = _in_dtype(operator, structure, common)
+        options = {name: _in_dtype(op, structure, common) for name, op in options.items()}
+    b = jax.tree.map(lambda x: jnp.asarray(x, common), b)
     solver = lx.CG(rtol=tol, atol=tol, max_steps=maxiter)
-    return lx.linear_solve(operator, b, solver, options=options).value
+    x = lx.linear_solve(operator, b, solver, options=options).value
+    return x if exact else jax.tree.map(lambda v, s: v.astype(s.dtype), x, structure)
+
+
+def _in_dtype(operator, structure, dtype):
+    """`operator` (acting on `structure`) as an operator on the same shapes in one `dtype`."""
+
+    def mv(v):
+        own = jax.tree.map(lambda x, s: x.astype(s.dtype), v, structure)
+        return jax.tree.map(lambda y: jnp.asarray(y, dtype), operator.mv(own))
+
+    common = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, dtype), structure)
+    return lx.FunctionLinearOperator(mv, common, _TAGS)
 
 
 def robust_cg(matvec, b, preconditioner, tol: float, maxiter: int):

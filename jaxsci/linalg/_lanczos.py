@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
+from .._numerics import safe_norm
 from ._matvec import FlatMatvec, flat_matvec
 
 
@@ -18,7 +20,7 @@ def lanczos_flat(mv: FlatMatvec, v0: Array, num_steps: int, restart: bool = True
     """
     n, dtype = v0.shape[0], v0.dtype
     eps = jnp.finfo(dtype).eps
-    q0 = v0 / jnp.linalg.norm(v0)
+    q0 = v0 / jnp.linalg.norm(v0)  # callers pass nonzero v0 (checked in `lanczos`, random elsewhere)
     # One spare row so that step i can always write row i + 1.
     basis = jnp.zeros((num_steps + 1, n), dtype).at[0].set(q0)
     # Fallback directions if the Krylov space becomes invariant (beta ~ 0): restarting with
@@ -41,9 +43,11 @@ def lanczos_flat(mv: FlatMatvec, v0: Array, num_steps: int, restart: bool = True
         basis, q = carry
         w = mv(q)
         alpha = jnp.dot(q, w)
-        scale = jnp.linalg.norm(w)
+        # Safe norms: after a breakdown without restart q = w = 0, where the gradient of
+        # `jnp.linalg.norm` is NaN (and would poison every gradient through the scan).
+        scale = safe_norm(w)
         w = orthogonalise(w, basis)
-        beta = jnp.linalg.norm(w)
+        beta = safe_norm(w)
         breakdown = beta <= 100 * eps * jnp.maximum(scale, jnp.finfo(dtype).tiny)
         safe_beta = jnp.where(breakdown, 1.0, beta)
         if restart:
@@ -85,7 +89,7 @@ def lanczos(matvec, v0: PyTree, num_steps: int) -> tuple[Float[Array, " k"], Flo
 
     - `matvec`: a callable `v -> A v` (symmetric $A$) on pytrees shaped like `v0`, or a
         lineax operator.
-    - `v0`: the starting vector (a pytree; it is normalised).
+    - `v0`: the starting vector (a nonzero pytree; it is normalised).
     - `num_steps`: the number $k$ of iterations (= matvecs), $1 \le k \le n$.
 
     **Returns:**
@@ -110,6 +114,13 @@ def lanczos(matvec, v0: PyTree, num_steps: int) -> tuple[Float[Array, " k"], Flo
     mv = flat_matvec(matvec, like)
     check_steps(num_steps, mv.size)
     flat = jax.flatten_util.ravel_pytree(like)[0].astype(mv.dtype)
+    zero = ~jnp.any(flat != 0)
+    message = "`v0` must be a nonzero vector (a zero start vector spans no Krylov space)"
+    if not isinstance(zero, jax.core.Tracer):
+        if bool(zero):
+            raise ValueError(message + ".")
+    else:
+        flat = eqx.error_if(flat, zero, message)
     alphas, betas, basis = lanczos_flat(mv, flat, num_steps)
     return alphas, betas, mv.unravel_rows(basis)
 

@@ -14,6 +14,27 @@ from ._matvec import flat_matvec
 from ._probes import probes
 
 
+def _gauss_rule(alphas, betas):
+    """Nodes and weights of the Gauss rule of a Lanczos run that may have broken down.
+
+    Without restarts, the steps after a breakdown ($\\beta_j = 0$: the Krylov space is
+    invariant, e.g. more steps than distinct eigenvalues) hold zero vectors, so $T$ is
+    block diagonal with a zero block: its Ritz values 0 have zero weight but lie outside the
+    spectrum (log 0 = -inf, and 0 * -inf = NaN in `slq`), and they are equal, which makes the
+    gradient of `eigh` NaN (its derivative divides by eigenvalue gaps). Those diagonal entries
+    are replaced by distinct constants just above $\\alpha_1$, the Rayleigh quotient of the
+    probe, which lies inside the spectrum's hull: the weights stay exactly zero (the block
+    is decoupled), and the live block's nodes and weights are unchanged.
+    """
+    dead = jnp.concatenate([jnp.zeros(1, bool), jnp.cumsum(betas == 0) > 0])
+    k, dtype = alphas.shape[0], alphas.dtype
+    info = jnp.finfo(dtype)
+    spread = jnp.sqrt(info.eps) * jnp.maximum(jnp.max(jnp.abs(alphas)), info.tiny / info.eps)
+    filler = jax.lax.stop_gradient(alphas[0] + spread * jnp.arange(1, k + 1, dtype=dtype))
+    theta, u = tridiagonal_eigh(jnp.where(dead, filler, alphas), betas)
+    return theta, u[0] ** 2
+
+
 def _quadrature(matvec, like, key, num_probes, num_steps, sampler):
     mv = flat_matvec(matvec, like)
     check_steps(num_steps, mv.size)
@@ -23,8 +44,7 @@ def _quadrature(matvec, like, key, num_probes, num_steps, sampler):
 
     def one(v0):
         alphas, betas, _ = lanczos_flat(mv, v0, num_steps, restart=False)
-        theta, u = tridiagonal_eigh(alphas, betas)
-        return theta, u[0] ** 2
+        return _gauss_rule(alphas, betas)
 
     nodes, weights = jax.vmap(one)(z)
     return nodes, weights, jnp.sum(z**2, axis=1)

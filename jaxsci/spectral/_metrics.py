@@ -6,17 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Shaped
 
+from .._numerics import safe_norm
 from ._domain import PeriodicDomain, require_unpaired
-
-
-def _norm(x: Array) -> Array:
-    """The L2 norm of all entries, with a finite (zero) gradient at `x = 0`, where
-    `jnp.linalg.norm` has a NaN gradient (the derivative of `sqrt` at 0 is infinite)."""
-    squares = x.real**2 + x.imag**2 if jnp.iscomplexobj(x) else x**2
-    sq = jnp.sum(squares)
-    nonzero = sq > 0
-    # Double `where`: the untaken branch's sqrt never sees 0, so its gradient stays finite.
-    return jnp.where(nonzero, jnp.sqrt(jnp.where(nonzero, sq, 1.0)), 0.0)
 
 
 def relative_l2(u: Shaped[Array, "..."], reference: Shaped[Array, "..."]) -> Float[Array, ""]:
@@ -42,7 +33,7 @@ def relative_l2(u: Shaped[Array, "..."], reference: Shaped[Array, "..."]) -> Flo
     u, reference = jnp.asarray(u), jnp.asarray(reference)
     if u.shape != reference.shape:
         raise ValueError(f"`u` shape {u.shape} does not match `reference` shape {reference.shape}.")
-    num, den = _norm(u - reference), _norm(reference)
+    num, den = safe_norm(u - reference), safe_norm(reference)
     ratio = num / jnp.where(den > 0, den, 1.0)
     return jnp.where(den > 0, ratio, jnp.where(num > 0, jnp.inf, 0.0))
 

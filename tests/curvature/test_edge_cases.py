@@ -7,7 +7,17 @@ import optax
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from jaxsci.curvature import MFAC, Categorical, EmpiricalFisher, Fisher, Gaussian, Hessian, stability
+from jaxsci.curvature import (
+    MFAC,
+    Categorical,
+    EmpiricalFisher,
+    Fisher,
+    Gaussian,
+    Hessian,
+    damped_solve,
+    spectral_density,
+    stability,
+)
 from jaxsci.curvature.optim import adahessian, sophia_h
 
 _linear = lambda p, x: x @ p["w"]  # one output per example: outputs (N, 1)
@@ -146,3 +156,69 @@ def test_fisher_accepts_numpy_integer_num_samples(getkey):
     v = {"w": jnp.ones((3, 1))}
     assert jnp.isfinite(F.quadratic_form(v)) and F.quadratic_form(v) >= 0
     assert ravel_pytree(F.mv(v))[0].shape == (3,)
+
+
+def _two_level_hessian():
+    # Hessian diag(1 x 25, 2 x 25): two distinct eigenvalues, so 20 Lanczos steps break down after 2
+    loss = lambda p, b: 0.5 * jnp.sum(b * p["w"] ** 2)
+    return Hessian(loss, {"w": jnp.ones(50)}, jnp.where(jnp.arange(50) < 25, 1.0, 2.0))
+
+
+def test_spectral_density_after_lanczos_breakdown(getkey):
+    # reference: the exact spectrum {1, 2}. The spare Ritz values of a broken-down run used to be
+    # 0, which stretched the grid to [-0.12, 2.12] and the default width to 0.02.
+    sd = spectral_density(_two_level_hessian(), key=getkey(), num_probes=3, num_steps=20)
+    live = sd.weights > 0
+    assert jnp.all(jnp.sum(live, axis=1) == 2)
+    np.testing.assert_allclose(jnp.sort(jnp.where(live, sd.nodes, 0.0))[:, -2:], jnp.tile(jnp.array([1.0, 2.0]), (3, 1)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(sd.sigma, 0.01, rtol=1e-5)  # 1% of the range [1, 2]
+    np.testing.assert_allclose([sd.grid[0], sd.grid[-1]], [1.0 - 6 * 0.01, 2.0 + 6 * 0.01], rtol=1e-5)
+    area = jnp.sum(sd.density) * (sd.grid[1] - sd.grid[0])
+    np.testing.assert_allclose(area, 1.0, atol=1e-2)
+    assert jnp.all(jnp.isfinite(sd.density))
+
+
+@pytest.mark.parametrize(
+    "bad", [{"sigma": 0.0}, {"sigma": -1.0}, {"sigma": float("nan")}, {"sigma": jnp.ones(2)}, {"num_points": 1},
+            {"num_points": 2.5}, {"num_points": True}]
+)
+def test_spectral_density_rejects_bad_sigma_and_num_points(bad, getkey):
+    name = next(iter(bad))
+    with pytest.raises(ValueError, match=f"`{name}` must be"):
+        spectral_density(_two_level_hessian(), key=getkey(), num_probes=2, num_steps=4, **bad)
+
+
+def test_spectral_density_traced_sigma(getkey):
+    run = jax.jit(lambda s: spectral_density(_two_level_hessian(), key=jax.random.key(0), num_probes=2, num_steps=4,
+                                             sigma=s).sigma)
+    np.testing.assert_allclose(run(0.1), 0.1)
+    with pytest.raises(Exception, match="`sigma` must be positive and finite"):
+        run(-0.1).block_until_ready()
+
+
+@pytest.mark.parametrize("labels", [[0, 3], [-1, 0], [0.5, 1.0]])
+def test_categorical_labels_must_be_classes(labels):
+    # out-of-range labels used to pick no logit and give a NaN loss
+    with pytest.raises(ValueError, match="`targets` must be class labels"):
+        Categorical().nll(jnp.zeros((2, 3)), jnp.asarray(labels))
+    with pytest.raises(Exception, match="`targets` must be class labels"):
+        jax.jit(Categorical().nll)(jnp.zeros((2, 3)), jnp.asarray(labels)).block_until_ready()
+
+
+def test_categorical_float_labels_that_are_whole_numbers(getkey):
+    logits = jax.random.normal(getkey(), (4, 3))
+    reference = -jax.nn.log_softmax(logits)[jnp.arange(4), jnp.array([0, 2, 1, 2])]
+    np.testing.assert_allclose(Categorical().nll(logits, jnp.array([0.0, 2.0, 1.0, 2.0])), reference, rtol=1e-6)
+
+
+def test_damped_solve_mixed_dtype_params(getkey):
+    # reference: the exact inverse of the diagonal H + damping I. float32 + bfloat16 parameters used to
+    # fail inside lineax's CG.
+    d = {"a": jnp.array([1.0, 2.0, 3.0]), "b": jnp.array([4.0, 5.0], jnp.bfloat16)}
+    loss = lambda p, _: 0.5 * (jnp.sum(d["a"] * p["a"] ** 2) + jnp.sum((d["b"] * p["b"] ** 2).astype(jnp.float32)))
+    params = {"a": jnp.ones(3), "b": jnp.ones(2, jnp.bfloat16)}
+    x = damped_solve(Hessian(loss, params, None), params, damping=1.0)
+    assert x["a"].dtype == jnp.float32 and x["b"].dtype == jnp.bfloat16
+    np.testing.assert_allclose(x["a"], 1.0 / (d["a"] + 1.0), rtol=1e-5)
+    np.testing.assert_allclose(x["b"].astype(jnp.float32), 1.0 / (jnp.array([4.0, 5.0]) + 1.0), rtol=1e-2)

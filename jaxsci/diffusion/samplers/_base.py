@@ -10,6 +10,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from ..._numerics import safe_sqrt as safe_sqrt
 from ..._types import Array, PRNGKey
 from ._noise import normal_like as normal_like
 
@@ -151,14 +152,6 @@ def ancestral_step(sigma: Array, sigma_next: Array, eta) -> tuple[Array, Array]:
     zero = up >= sigma_next
     down = jnp.where(zero, 0.0, safe_sqrt((sigma_next - up) * (sigma_next + up)))
     return down, up
-
-
-def safe_sqrt(value: Array) -> Array:
-    """$\\sqrt{\\max(v, 0)}$ with a zero (not infinite) derivative where $v \\le 0$, so that a
-    noise scale that vanishes (at $\\sigma' = 0$, $\\eta = 0$ or outside a churn window)
-    gives finite gradients with respect to sigmas and hyperparameters."""
-    positive = value > 0
-    return jnp.where(positive, jnp.sqrt(jnp.where(positive, value, 1.0)), 0.0)
 
 
 def safe_next(sigma: Array, sigma_next: Array) -> tuple[Array, Array]:
