@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 
+import equinox as eqx
 import numpy as np
 
 
@@ -25,3 +27,29 @@ def positive_int(value, name: str) -> int:
     if number is None or number < 1:
         raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
     return number
+
+
+def checked_int(value, message: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """`value` as a Python int if it is an integer (`as_index`: NumPy and concrete JAX integers
+    count, bools do not) in `[minimum, maximum]`; otherwise `ValueError(message)`."""
+    number = as_index(value)
+    if number is None or number < minimum or (maximum is not None and number > maximum):
+        raise ValueError(message)
+    return number
+
+
+def filter_jit_ints(fn):
+    """`equinox.filter_jit(fn)`, called with NumPy integer scalars turned into Python ints.
+
+    `filter_jit` traces NumPy scalars like arrays, so `num_matvecs=np.int64(20)` would arrive as
+    a tracer where a static count is needed (a loop length, a shape). Python ints stay static."""
+    jitted = eqx.filter_jit(fn)
+
+    def to_int(value):
+        return int(value) if isinstance(value, np.integer) else value
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return jitted(*map(to_int, args), **{name: to_int(value) for name, value in kwargs.items()})
+
+    return wrapper

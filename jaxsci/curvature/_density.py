@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import lineax as lx
 
 from .. import linalg
-from .._checks import as_index
+from .._checks import checked_int
 from .._types import Array, Float, PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
@@ -124,9 +124,10 @@ def spectral_density(
     SIAM Review 2016; Ghorbani et al., ICML 2019.
     """
     _check_op(op)
-    points = as_index(num_points)
-    if points is None or points < 2:
-        raise ValueError(f"`num_points` must be an int >= 2, got {num_points!r}.")
+    points = checked_int(num_points, f"`num_points` must be an int >= 2, got {num_points!r}.", 2)
+    # Python ints before the jit (where a NumPy integer would become a traced array).
+    num_probes = checked_int(num_probes, f"`num_probes` must be a positive int, got {num_probes!r}.")
+    num_steps = checked_int(num_steps, f"`num_steps` must be an int >= 2, got {num_steps!r}.", 2)
     if sigma is not None:
         sigma = _check_sigma(sigma)
     return _spectral_density(op, key, num_probes, num_steps, points, sigma, blocks)
@@ -144,9 +145,9 @@ def _spectral_density(op, key, num_probes, num_steps, points, sigma, blocks):
     out = {}
     for i, (name, mv, like) in enumerate(targets):
         n = num_params(like)
-        if not isinstance(num_steps, int) or not 2 <= num_steps <= n:
-            raise ValueError(f"`num_steps` must be an int in [2, {n}] (the dimension), got {num_steps!r}.")
+        message = f"`num_steps` must be an int in [2, {n}] (the dimension), got {num_steps!r}."
+        steps = checked_int(num_steps, message, 2, n)
         k = key if name is None else jax.random.fold_in(key, i)
-        nodes, weights = linalg.slq_quadrature(mv, like, key=k, num_probes=num_probes, num_steps=num_steps)
+        nodes, weights = linalg.slq_quadrature(mv, like, key=k, num_probes=num_probes, num_steps=steps)
         out[name] = _density(nodes, weights, points, sigma)
     return out[None] if parts is None else out

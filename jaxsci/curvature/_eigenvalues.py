@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import equinox as eqx
 import lineax as lx
 
 from .. import linalg
+from .._checks import checked_int, filter_jit_ints
 from .._types import PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
@@ -15,7 +15,7 @@ from ._tree import num_params
 WHICH = ("largest", "smallest", "magnitude")
 
 
-@eqx.filter_jit
+@filter_jit_ints
 def eigenvalues(
     op: lx.AbstractLinearOperator,
     k: int,
@@ -67,10 +67,9 @@ def eigenvalues(
         raise ValueError(f"`which` must be one of {WHICH}, got {which!r}.")
     structure = op.in_structure()
     n = num_params(structure)
-    if not isinstance(k, int) or not 1 <= k <= n:
-        raise ValueError(f"`k` must be an int between 1 and the number of parameters {n}, got {k!r}.")
-    if not isinstance(num_matvecs, int) or num_matvecs < k:
-        raise ValueError(f"`num_matvecs` must be an int >= k={k} (Lanczos steps), got {num_matvecs!r}.")
+    k = checked_int(k, f"`k` must be an int between 1 and the number of parameters {n}, got {k!r}.", 1, n)
+    message = f"`num_matvecs` must be an int >= k={k} (Lanczos steps), got {num_matvecs!r}."
+    num_matvecs = checked_int(num_matvecs, message, k)
     parts = make_blocks(blocks, structure)
     if parts is None:
         return linalg.eigsh(matvec_of(op), structure, k, num_matvecs=min(num_matvecs, n), which=which, key=key)

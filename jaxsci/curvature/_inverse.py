@@ -9,6 +9,7 @@ import lineax as lx
 import numpy as np
 
 from .. import linalg
+from .._checks import checked_int
 from ._base import AbstractCurvatureOperator, check_vector, matvec_of
 
 
@@ -128,8 +129,7 @@ class MFAC(eqx.Module):
     damping: jax.Array
 
     def __init__(self, like, window: int, damping, *, grads=None, gram=None, count=None):
-        if not isinstance(window, int) or window < 1:
-            raise ValueError(f"`window` must be a positive int, got {window!r}.")
+        window = checked_int(window, f"`window` must be a positive int, got {window!r}.")
         if grads is None:  # a fresh window; `update` passes on the damping checked here
             damping = _check_damping(damping)
             grads = jax.tree.map(lambda x: jnp.zeros((window,) + tuple(x.shape), x.dtype), like)

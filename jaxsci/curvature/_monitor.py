@@ -9,6 +9,7 @@ import lineax as lx
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._checks import filter_jit_ints
 from .._types import Array, Float, PRNGKey
 from ._eigenvalues import eigenvalues
 from ._trace import _check_op, trace
@@ -116,7 +117,7 @@ def _check_learning_rate(learning_rate):
     return learning_rate
 
 
-@eqx.filter_jit
+@filter_jit_ints
 def _stability(op, learning_rate, key, grad, batch_size, k, num_matvecs, trace_matvecs):
     key_e, key_t = jax.random.split(key)
     vals, vecs = eigenvalues(op, k, num_matvecs=num_matvecs, which="largest", key=key_e)

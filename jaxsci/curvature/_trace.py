@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import equinox as eqx
 import lineax as lx
 from jax.flatten_util import ravel_pytree
 
 from .. import linalg
+from .._checks import checked_int, filter_jit_ints
 from .._types import PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
@@ -34,7 +34,7 @@ def _probes(op, key, num, sampler):
     return jax.vmap(unravel)(draw(key, num, flat.size, flat.dtype, sampler))
 
 
-@eqx.filter_jit
+@filter_jit_ints
 def trace(
     op: lx.AbstractLinearOperator,
     *,
@@ -88,8 +88,8 @@ def trace(
     _check_op(op)
     if method != "hutchinson":
         return _via_linalg(op, key, num_matvecs, method, sampler, blocks)
-    if not isinstance(num_matvecs, int) or num_matvecs < 2:
-        raise ValueError(f"`num_matvecs` must be an int >= 2 for hutchinson, got {num_matvecs!r}.")
+    message = f"`num_matvecs` must be an int >= 2 for hutchinson, got {num_matvecs!r}."
+    num_matvecs = checked_int(num_matvecs, message, 2)
     parts = make_blocks(blocks, op.in_structure())
     z = _probes(op, key, num_matvecs, sampler)
     if parts is None:
@@ -127,7 +127,7 @@ def restricted(op, block):
     return (lambda u: block.take(mv(block.embed(u, structure)))), block.take(structure)
 
 
-@eqx.filter_jit
+@filter_jit_ints
 def diagonal(
     op: lx.AbstractLinearOperator,
     *,
@@ -176,8 +176,7 @@ def diagonal(
     """
     _check_op(op)
     if method == "hutchinson":
-        if not isinstance(num_matvecs, int) or num_matvecs < 1:
-            raise ValueError(f"`num_matvecs` must be a positive int, got {num_matvecs!r}.")
+        num_matvecs = checked_int(num_matvecs, f"`num_matvecs` must be a positive int, got {num_matvecs!r}.")
         z = _probes(op, key, num_matvecs, sampler)
         mv = matvec_of(op)
         # z * (A z) per leaf, averaged over probes: the same products as the trace's

@@ -9,6 +9,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, ArrayLike, Bool, Float
 
+from .._checks import checked_int
 from .._types import PRNGKey
 
 
@@ -74,8 +75,7 @@ def fit(
     model, hist = fit(GridGP(grid, SquaredExponential(0.5), noise=0.1), y, optax.adam(0.05), 50)
     ```
     """
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
+    num_steps = checked_int(num_steps, f"num_steps must be a positive int, got {num_steps!r}")
     params = (model.kernels, model.noise)
     positive = _positive_leaves(params)
     for leaf, pos in zip(jax.tree.leaves(params), jax.tree.leaves(positive)):

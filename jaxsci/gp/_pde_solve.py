@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .._checks import checked_int
 from ._pde_collocation import MAX_OBSERVATIONS, at_most_second_order, is_affine_pointwise
 from ._pde_collocation_fit import learn_window_kernels, solve_collocation, source_band, tracking_adam_step
 from ._pde_kernels import default_kernels, from_log_domain, to_log_domain
@@ -253,8 +254,7 @@ def solve_pde(
     u0 = jnp.zeros(problem.grid_sizes, dtype)
     history = {}
     if method == "window":
-        if isinstance(window, bool) or not isinstance(window, int) or window < 3:
-            raise ValueError(f"window must be an integer >= 3 (points per axis), got {window!r}")
+        window = checked_int(window, f"window must be an integer >= 3 (points per axis), got {window!r}", 3)
         nugget = _nugget(nugget, dtype, 1e-10)
         if learn_kernel and int(num_steps) > 0:
             kernels, history["window_loss"] = learn_window_kernels(

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import PyTree
+from .._checks import checked_int
 
 _TAGS = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
 
@@ -67,8 +68,8 @@ def cg(
     """
     if not (isinstance(tol, (int, float)) and tol > 0):
         raise ValueError(f"`tol` must be a positive float, got {tol!r}")
-    if maxiter is not None and (not isinstance(maxiter, int) or maxiter < 1):
-        raise ValueError(f"`maxiter` must be a positive int or None, got {maxiter!r}")
+    if maxiter is not None:
+        maxiter = checked_int(maxiter, f"`maxiter` must be a positive int or None, got {maxiter!r}")
     if like is None and not isinstance(operator_or_matvec, lx.AbstractLinearOperator):
         like = jax.eval_shape(lambda: b)
     operator = _as_operator(operator_or_matvec, like, "operator_or_matvec")

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import PyTree
 
+from .._checks import checked_int
 from .._types import PRNGKey
 from ._matvec import flat_matvec
 from ._probes import check_sampler, probes
@@ -73,8 +74,8 @@ def diagonal(
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
     check_sampler(sampler)
     minimum = 1 if method == "hutchinson" else 4
-    if not isinstance(num_matvecs, int) or num_matvecs < minimum:
-        raise ValueError(f"`num_matvecs` must be an int >= {minimum} for method={method!r}, got {num_matvecs!r}")
+    message = f"`num_matvecs` must be an int >= {minimum} for method={method!r}, got {num_matvecs!r}"
+    num_matvecs = checked_int(num_matvecs, message, minimum)
     mv = flat_matvec(matvec, like)
     n, dtype = mv.size, mv.dtype
     if method == "hutchinson":

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
+from .._checks import checked_int
 from .._types import PRNGKey
 from ._lanczos import check_steps, lanczos_flat, tridiagonal_eigh
 from ._matvec import flat_matvec
@@ -60,9 +61,8 @@ def eigsh(
     if which not in WHICH:
         raise ValueError(f"`which` must be one of {WHICH}, got {which!r}")
     mv = flat_matvec(matvec, like)
-    check_steps(num_matvecs, mv.size, "num_matvecs")
-    if not isinstance(k, int) or not 1 <= k <= num_matvecs:
-        raise ValueError(f"`k` must be an int with 1 <= k <= num_matvecs={num_matvecs}, got {k!r}")
+    num_matvecs = check_steps(num_matvecs, mv.size, "num_matvecs")
+    k = checked_int(k, f"`k` must be an int with 1 <= k <= num_matvecs={num_matvecs}, got {k!r}", 1, num_matvecs)
     key = jax.random.key(0) if key is None else key
     v0 = jax.random.normal(key, (mv.size,), mv.dtype)
     alphas, betas, basis = lanczos_flat(mv, v0, num_matvecs)

@@ -8,6 +8,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
+from .._checks import checked_int
 from .._numerics import safe_norm
 from ._matvec import FlatMatvec, flat_matvec
 
@@ -68,8 +69,7 @@ def lanczos_flat(mv: FlatMatvec, v0: Array, num_steps: int, restart: bool = True
 
 
 def check_steps(num_steps, n: int, name: str = "num_steps") -> int:
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {num_steps!r}")
+    num_steps = checked_int(num_steps, f"`{name}` must be a positive int, got {num_steps!r}")
     if num_steps > n:
         raise ValueError(f"`{name}` must be <= the dimension {n} of the operator, got {num_steps}")
     return num_steps
@@ -112,7 +112,7 @@ def lanczos(matvec, v0: PyTree, num_steps: int) -> tuple[Float[Array, " k"], Flo
     """
     like = jax.tree.map(jnp.asarray, v0)
     mv = flat_matvec(matvec, like)
-    check_steps(num_steps, mv.size)
+    num_steps = check_steps(num_steps, mv.size)
     flat = jax.flatten_util.ravel_pytree(like)[0].astype(mv.dtype)
     zero = ~jnp.any(flat != 0)
     message = "`v0` must be a nonzero vector (a zero start vector spans no Krylov space)"

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
+from .._checks import checked_int
 from .._types import PRNGKey
 from ._lanczos import check_steps, lanczos_flat, tridiagonal_eigh
 from ._matvec import flat_matvec
@@ -37,9 +38,8 @@ def _gauss_rule(alphas, betas):
 
 def _quadrature(matvec, like, key, num_probes, num_steps, sampler):
     mv = flat_matvec(matvec, like)
-    check_steps(num_steps, mv.size)
-    if not isinstance(num_probes, int) or num_probes < 1:
-        raise ValueError(f"`num_probes` must be a positive int, got {num_probes!r}")
+    num_steps = check_steps(num_steps, mv.size)
+    num_probes = checked_int(num_probes, f"`num_probes` must be a positive int, got {num_probes!r}")
     z = probes(key, num_probes, mv.size, mv.dtype, sampler)
 
     def one(v0):

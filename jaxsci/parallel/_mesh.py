@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from .._checks import checked_int
 
 
 def make_mesh(num_devices: int | None = None, axis_name: str = "batch", *, devices: Sequence[Any] | None = None) -> Mesh:
@@ -30,8 +31,8 @@ def make_mesh(num_devices: int | None = None, axis_name: str = "batch", *, devic
     devices = list(jax.devices() if devices is None else devices)
     if num_devices is None:
         num_devices = len(devices)
-    if not isinstance(num_devices, int) or not 1 <= num_devices <= len(devices):
-        raise ValueError(f"num_devices must be an int in [1, {len(devices)}], got {num_devices!r}")
+    message = f"num_devices must be an int in [1, {len(devices)}], got {num_devices!r}"
+    num_devices = checked_int(num_devices, message, 1, len(devices))
     return Mesh(np.array(devices[:num_devices]), (axis_name,))
 
 

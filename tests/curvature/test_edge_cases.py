@@ -222,3 +222,20 @@ def test_damped_solve_mixed_dtype_params(getkey):
     assert x["a"].dtype == jnp.float32 and x["b"].dtype == jnp.bfloat16
     np.testing.assert_allclose(x["a"], 1.0 / (d["a"] + 1.0), rtol=1e-5)
     np.testing.assert_allclose(x["b"].astype(jnp.float32), 1.0 / (jnp.array([4.0, 5.0]) + 1.0), rtol=1e-2)
+
+
+def test_counts_accept_numpy_integers_and_refuse_bools(getkey):
+    # NumPy integers used to reach the jitted estimators as tracers ("got JitTracer(int32[])"),
+    # and `True` passed as a count of 1
+    from jaxsci.curvature import eigenvalues, trace
+
+    H = _two_level_hessian()
+    vals, _ = eigenvalues(H, np.int64(2), num_matvecs=np.int32(10))
+    np.testing.assert_allclose(vals, [2.0, 2.0], rtol=1e-5)
+    est, _ = trace(H, key=getkey(), num_matvecs=np.int64(4))
+    np.testing.assert_allclose(est, 75.0, rtol=1e-5)  # Rademacher probes are exact on a diagonal
+    assert spectral_density(H, key=getkey(), num_probes=np.int64(2), num_steps=np.int64(4)).nodes.shape == (2, 4)
+    for call in (lambda: eigenvalues(H, True), lambda: trace(H, key=getkey(), num_matvecs=True),
+                 lambda: spectral_density(H, key=getkey(), num_steps=True)):
+        with pytest.raises(ValueError, match="must be"):
+            call()

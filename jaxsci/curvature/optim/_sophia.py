@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..._checks import positive_int
+from ..._checks import checked_int, positive_int
 from ..._types import PRNGKey
 from ._hutchinson import hutchinson_diagonal, require_hvp
 
@@ -69,8 +69,7 @@ def sophia_h(
     Reference: Liu et al., "Sophia: a scalable stochastic second-order optimizer for
     language model pre-training", ICLR 2024.
     """
-    if not isinstance(update_every, int) or update_every < 1:
-        raise ValueError(f"`update_every` must be a positive int, got {update_every!r}.")
+    update_every = checked_int(update_every, f"`update_every` must be a positive int, got {update_every!r}.")
     # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
     num_probes = positive_int(num_probes, "num_probes")
     schedule = learning_rate if callable(learning_rate) else (lambda _: learning_rate)

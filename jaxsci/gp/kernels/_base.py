@@ -7,6 +7,7 @@ import abc
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
+from ..._checks import checked_int
 
 MAX_ORDER = 4
 """Highest derivative order of `profile` every kernel supports (enough for 2nd-order PDEs)."""
@@ -50,8 +51,7 @@ class AbstractKernel(eqx.Module):
         ($2n - 1$ evaluations) rather than once per pair ($n^2$).
         """
         a, b = _check_orders(orders)
-        if not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be a positive int, got {n!r}")
+        n = checked_int(n, f"n must be a positive int, got {n!r}")
         offsets = jnp.arange(-(n - 1), n) * jnp.asarray(spacing)
         values = (-1) ** b * self.profile(offsets, a + b)
         index = jnp.arange(n)[:, None] - jnp.arange(n)[None, :] + (n - 1)
