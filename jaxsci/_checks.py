@@ -6,6 +6,7 @@ import functools
 import operator
 
 import equinox as eqx
+import jax
 import numpy as np
 
 
@@ -53,3 +54,23 @@ def filter_jit_ints(fn):
         return jitted(*map(to_int, args), **{name: to_int(value) for name, value in kwargs.items()})
 
     return wrapper
+
+
+def varies_over_devices(x) -> bool:
+    """Whether `x` is a per-device value inside `shard_map` (it varies over a manual axis)."""
+    aval = jax.typeof(x) if hasattr(jax, "typeof") else jax.core.get_aval(x)
+    manual = getattr(aval, "manual_axis_type", None)
+    return bool(manual.varying if manual is not None else getattr(aval, "vma", ()))
+
+
+def runtime_check(x, bad, message: str):
+    """`equinox.error_if(x, bad, message)`: raise when the program runs if `bad` is true.
+
+    The check for traced values (concrete ones get a `ValueError` before this). Inside
+    `shard_map` it is skipped when `x` or `bad` is a per-device value: `error_if` cannot check
+    those (its branches would disagree on the manual axes, and an error raised on several
+    devices at once aborts the process), and checking is better lost there than the program.
+    """
+    if any(varies_over_devices(leaf) for leaf in jax.tree.leaves((x, bad))):
+        return x
+    return eqx.error_if(x, bad, message)

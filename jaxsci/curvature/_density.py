@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import lineax as lx
 
 from .. import linalg
-from .._checks import checked_int
+from .._checks import checked_int, runtime_check
 from .._types import Array, Float, PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
@@ -136,7 +136,7 @@ def spectral_density(
 @eqx.filter_jit
 def _spectral_density(op, key, num_probes, num_steps, points, sigma, blocks):
     if sigma is not None:
-        sigma = eqx.error_if(sigma, ~(jnp.isfinite(sigma) & (sigma > 0)), "`sigma` must be positive and finite")
+        sigma = runtime_check(sigma, ~(jnp.isfinite(sigma) & (sigma > 0)), "`sigma` must be positive and finite")
     parts = make_blocks(blocks, op.in_structure())
     if parts is None:
         targets = [(None, matvec_of(op), op.in_structure())]

@@ -9,7 +9,7 @@ import lineax as lx
 import numpy as np
 
 from .. import linalg
-from .._checks import checked_int
+from .._checks import checked_int, runtime_check
 from ._base import AbstractCurvatureOperator, check_vector, matvec_of
 
 
@@ -74,7 +74,7 @@ def _check_damping(damping):
         raise ValueError(f"`damping` must be a scalar, got shape {jnp.shape(damping)}.")
     bad = "`damping` must be finite and > 0 (M-FAC solves with M = damping * I + G^T G / m)"
     if isinstance(damping, jax.core.Tracer):
-        return eqx.error_if(damping, ~(jnp.isfinite(damping) & (damping > 0)), bad + ".")
+        return runtime_check(damping, ~(jnp.isfinite(damping) & (damping > 0)), bad + ".")
     if not (np.isfinite(np.asarray(damping)) and np.asarray(damping) > 0):
         raise ValueError(f"{bad}, got {np.asarray(damping)}.")
     return damping

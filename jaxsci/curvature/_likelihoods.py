@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import runtime_check
 from .._types import Array, Float, PRNGKey
 
 
@@ -24,7 +25,7 @@ def _check_sigma(sigma):
     sigma = jnp.asarray(sigma)
     bad = "`sigma` (the Gaussian noise standard deviation) must be finite and > 0"
     if isinstance(sigma, jax.core.Tracer):
-        return eqx.error_if(sigma, ~jnp.all(jnp.isfinite(sigma) & (sigma > 0)), bad + ".")
+        return runtime_check(sigma, ~jnp.all(jnp.isfinite(sigma) & (sigma > 0)), bad + ".")
     value = np.asarray(sigma)
     if not np.all(np.isfinite(value) & (value > 0)):
         raise ValueError(f"{bad}, got {value}.")
@@ -41,7 +42,7 @@ def _check_labels(targets, num_classes: int):
     bad = f"`targets` must be class labels, whole numbers in [0, {num_classes})"
     wrong = lambda t, xp: xp.any((t < 0) | (t >= num_classes) | (t != xp.round(t)))
     if isinstance(targets, jax.core.Tracer):
-        targets = eqx.error_if(targets, wrong(targets, jnp), bad + ".")
+        targets = runtime_check(targets, wrong(targets, jnp), bad + ".")
     elif wrong(np.asarray(targets), np):
         raise ValueError(f"{bad}, got values from {np.min(targets)} to {np.max(targets)}.")
     return targets.astype(jnp.int32)

@@ -9,7 +9,7 @@ import lineax as lx
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import filter_jit_ints
+from .._checks import filter_jit_ints, runtime_check
 from .._types import Array, Float, PRNGKey
 from ._eigenvalues import eigenvalues
 from ._trace import _check_op, trace
@@ -110,7 +110,7 @@ def _check_learning_rate(learning_rate):
     bad = "`learning_rate` must be finite and > 0 (the threshold is 2 / learning_rate)"
     if isinstance(learning_rate, jax.core.Tracer):
         ok = jnp.all(jnp.isfinite(learning_rate) & (learning_rate > 0))
-        return eqx.error_if(learning_rate, ~ok, bad + ".")
+        return runtime_check(learning_rate, ~ok, bad + ".")
     value = np.asarray(learning_rate)
     if not (np.issubdtype(value.dtype, np.number) and np.all(np.isfinite(value) & (value > 0))):
         raise ValueError(f"{bad}, got {value}.")

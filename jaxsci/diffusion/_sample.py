@@ -5,11 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import runtime_check
 from .._types import Array, Float, PRNGKey
 from ._stateful import AbstractStatefulDenoiser
 from .samplers._base import AbstractSampler
@@ -46,7 +46,7 @@ def check_sigmas(sigmas, dtype=None) -> Array:
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         bad = ~jnp.all(jnp.isfinite(sigmas)) | jnp.any(sigmas < 0) | jnp.any(jnp.diff(sigmas) >= 0)
         bad = bad | jnp.any(sigmas[:-1] <= 0)
-        return eqx.error_if(sigmas, bad, "sigmas must be finite, non-negative and strictly decreasing.")
+        return runtime_check(sigmas, bad, "sigmas must be finite, non-negative and strictly decreasing.")
     if np.any(s < 0) or not np.all(np.isfinite(s)):
         raise ValueError(f"sigmas must be finite and non-negative, got min {s.min()}.")
     if np.any(np.diff(s) >= 0):

@@ -11,6 +11,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float
 
 from .._checks import checked_int
 from .._types import PRNGKey
+from . import _schur
 
 
 def _step_into(obj, key):
@@ -50,8 +51,10 @@ def fit(
     Positive parameters (lengthscales, variances, weights, scales, periods, the noise) are
     optimised as logarithms, so they stay positive; parameters a kernel marks as
     unconstrained (spectral means, frequencies) are optimised directly. The grid is not
-    trained. The whole loop is one `jax.lax.scan` under `jit`. With a `mask` the default
-    SLQ likelihood needs `key` (a fresh probe set is drawn every step).
+    trained. The whole loop is one `jax.lax.scan` under `jit`. With a concrete `mask` the
+    likelihood's default is its exact Schur form (up to `schur_max_missing` missing entries);
+    the SLQ likelihood (a traced mask, more missing entries, or `method="slq"`) needs `key` (a
+    fresh probe set is drawn every step).
 
     **Arguments:**
 
@@ -81,14 +84,38 @@ def fit(
     for leaf, pos in zip(jax.tree.leaves(params), jax.tree.leaves(positive)):
         if pos and not isinstance(leaf, jax.core.Tracer) and not np.all(np.asarray(leaf) > 0):
             raise ValueError("fit optimises positive parameters in log space: every one (and noise) must be > 0")
-    if mask is not None and likelihood_options.get("method", "slq") == "slq" and key is None:
+    if mask is not None and not isinstance(mask, jax.core.Tracer):
+        # A concrete mask stays concrete inside the jitted loop (a static argument), so the
+        # likelihood can use its exact Schur form, which needs the count of missing entries.
+        mask = _StaticMask(mask)
+    method = likelihood_options.get("method")
+    if mask is not None and method is None:
+        limit = likelihood_options.get("schur_max_missing", _schur.SCHUR_MAX_MISSING)
+        missing = _schur.num_missing(mask.array) if isinstance(mask, _StaticMask) else None
+        method = "schur" if missing is not None and missing <= limit else "slq"
+    if mask is not None and method == "slq" and key is None:
         raise ValueError("fit with mask= and the SLQ likelihood needs key=")
     key = jax.random.key(0) if key is None else key
     return _run(model, jnp.asarray(y), mask, key, optimizer, num_steps, positive, likelihood_options)
 
 
+class _StaticMask:
+    """A concrete boolean mask as a hashable static argument of `filter_jit` (by its bytes)."""
+
+    def __init__(self, mask):
+        self.array = np.asarray(mask)
+        self._key = (self.array.shape, self.array.dtype.str, self.array.tobytes())
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, _StaticMask) and self._key == other._key
+
+
 @eqx.filter_jit
 def _run(model, y, mask, key, optimizer, num_steps, positive, options):
+    mask = mask.array if isinstance(mask, _StaticMask) else mask
     to_free = lambda p: jax.tree.map(lambda v, pos: jnp.log(v) if pos else v, p, positive)  # noqa: E731
     from_free = lambda u: jax.tree.map(lambda v, pos: jnp.exp(v) if pos else v, u, positive)  # noqa: E731
 

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float
 
+from .._checks import as_index, checked_int, runtime_check
 from .._types import PRNGKey
 from ..linalg import KroneckerPlusDiagonal
 from . import _masked, _posterior, _sample, _schur
@@ -151,17 +152,21 @@ class GridGP(eqx.Module):
             return -0.5 * (quad + logdet + y.size * math.log(2 * math.pi))
         concrete = None if isinstance(mask, jax.core.Tracer) else np.asarray(mask)
         mask = self._check_mask(mask)
+        model = self._with_checked_noise()
+        tol, maxiter = _check_solver_options(tol, maxiter)
+        num_probes = checked_int(num_probes, f"num_probes must be a positive int, got {num_probes!r}")
+        num_steps = checked_int(num_steps, f"num_steps must be a positive int, got {num_steps!r}")
         if method is None:
             missing = _schur.num_missing(concrete)
             method = "schur" if missing is not None and missing <= schur_max_missing else "slq"
         if method == "dense":
-            return _masked.dense_log_marginal_likelihood(self, y, mask)
+            return _masked.dense_log_marginal_likelihood(model, y, mask)
         if method == "schur":
-            return _schur.schur_log_marginal_likelihood(self, y, mask, concrete, key, num_probes)
+            return _schur.schur_log_marginal_likelihood(model, y, mask, concrete, key, num_probes)
         if method == "slq":
             if key is None:
                 raise ValueError("method='slq' needs key= (random probes); or use method='dense'")
-            return _masked.slq_log_marginal_likelihood(self, y, mask, key, num_probes, num_steps, tol, maxiter)
+            return _masked.slq_log_marginal_likelihood(model, y, mask, key, num_probes, num_steps, tol, maxiter)
         raise ValueError(f"method must be 'slq', 'schur' or 'dense' with a mask, got {method!r}")
 
     def posterior(
@@ -199,12 +204,14 @@ class GridGP(eqx.Module):
         y = self._check_data(y, mask)
         points = self._check_points(points)
         derivative = self._check_derivative(derivative)
+        if method not in ("cg", "dense"):
+            raise ValueError(f"method must be 'cg' or 'dense', got {method!r}")
         if mask is None:
             return _posterior.exact(self, y, points, derivative, variance)
         mask = self._check_mask(mask)
-        if method not in ("cg", "dense"):
-            raise ValueError(f"method must be 'cg' or 'dense', got {method!r}")
-        return _masked.posterior(self, y, mask, points, derivative, variance, method, tol, maxiter)
+        tol, maxiter = _check_solver_options(tol, maxiter)
+        model = self._with_checked_noise()
+        return _masked.posterior(model, y, mask, points, derivative, variance, method, tol, maxiter)
 
     def sample(
         self,
@@ -228,9 +235,12 @@ class GridGP(eqx.Module):
             if y is None:
                 raise ValueError("mask= needs observations y=")
             mask = self._check_mask(mask)
-        draw = lambda k: _sample.draw(self, k, y, mask, tol, maxiter)  # noqa: E731
+        tol, maxiter = _check_solver_options(tol, maxiter)
+        model = self._with_checked_noise()
+        draw = lambda k: _sample.draw(model, k, y, mask, tol, maxiter)  # noqa: E731
         if num_samples is None:
             return draw(key)
+        num_samples = checked_int(num_samples, f"num_samples must be a positive int or None, got {num_samples!r}")
         return jax.vmap(draw)(jax.random.split(key, num_samples))
 
     def denoiser(self, x: Float[ArrayLike, "*batch_grid"], sigma: Float[ArrayLike, ""]) -> Float[Array, "*batch_grid"]:
@@ -248,11 +258,13 @@ class GridGP(eqx.Module):
         y = jnp.asarray(y)
         if y.shape != self.shape:
             raise ValueError(f"y has shape {y.shape} but the grid has shape {self.shape}")
+        if jnp.iscomplexobj(y):
+            raise ValueError(f"y must be real, got dtype {y.dtype}")
         if not jnp.issubdtype(y.dtype, jnp.floating):
             y = y.astype(float)
         observed = y if mask is None else jnp.where(jnp.asarray(mask, bool), y, 0)
         if isinstance(observed, jax.core.Tracer):
-            return eqx.error_if(y, ~jnp.all(jnp.isfinite(observed)), "y has non-finite observed entries")
+            return runtime_check(y, ~jnp.all(jnp.isfinite(observed)), "y has non-finite observed entries")
         if not np.all(np.isfinite(np.asarray(observed))):
             raise ValueError("y has non-finite observed entries (NaN/inf); mask them with mask=")
         return y
@@ -274,10 +286,28 @@ class GridGP(eqx.Module):
     def _check_derivative(self, derivative) -> tuple[int, ...]:
         if derivative is None:
             return (0,) * len(self.grid)
-        derivative = tuple(derivative)
-        if len(derivative) != len(self.grid) or any(not isinstance(b, int) or b < 0 for b in derivative):
-            raise ValueError(f"derivative must be {len(self.grid)} non-negative ints, got {derivative!r}")
-        return derivative
+        orders = tuple(as_index(b) for b in derivative)
+        if len(orders) != len(self.grid) or any(b is None or b < 0 for b in orders):
+            raise ValueError(f"derivative must be {len(self.grid)} non-negative ints, got {tuple(derivative)!r}")
+        return orders
+
+    def _with_checked_noise(self) -> GridGP:
+        """The model, with a traced `noise` checked (>= 0, finite) when the program runs."""
+        if not isinstance(self.noise, jax.core.Tracer):
+            return self  # checked in __init__
+        bad = ~(jnp.isfinite(self.noise) & (self.noise >= 0))
+        noise = runtime_check(self.noise, bad, "GridGP: `noise` must be >= 0")
+        return eqx.tree_at(lambda m: m.noise, self, noise)
+
+
+def _check_solver_options(tol, maxiter):
+    """CG options: `tol` None or a positive finite number, `maxiter` None or an int >= 1."""
+    if tol is not None and not (isinstance(tol, (int, float, np.floating)) and not isinstance(tol, bool)
+                                and np.isfinite(tol) and tol > 0):
+        raise ValueError(f"tol must be None or a positive finite float, got {tol!r}")
+    if maxiter is not None:
+        maxiter = checked_int(maxiter, f"maxiter must be None or a positive int, got {maxiter!r}")
+    return tol, maxiter
 
 
 def _check_grid(grid) -> tuple[Array, ...]:
@@ -290,6 +320,10 @@ def _check_grid(grid) -> tuple[Array, ...]:
         x = jnp.asarray(x)
         if x.ndim != 1 or x.shape[0] < 1:
             raise ValueError(f"grid[{i}] must be a non-empty 1-D array, got shape {x.shape}")
+        if jnp.iscomplexobj(x):
+            raise ValueError(f"grid[{i}] must be real, got dtype {x.dtype}")
+        if not isinstance(x, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(x))):
+            raise ValueError(f"grid[{i}] must be finite, got {np.asarray(x)}")
         out.append(x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(float))
     return tuple(out)
 
@@ -306,6 +340,10 @@ def _check_kernels(kernels, ndim: int) -> tuple[AbstractKernel, ...]:
 def _is_uniform(x) -> bool:
     if isinstance(x, jax.core.Tracer) or x.shape[0] < 2:
         return False
+    # Spacings equal up to the rounding of the coordinates themselves (a linspace in the grid's
+    # dtype): a looser tolerance would build the Toeplitz factor of a slightly different grid.
+    eps = np.finfo(np.dtype(x.dtype)).eps
     x = np.asarray(x, dtype=np.float64)
     step = np.diff(x)
-    return bool(step[0] != 0 and np.max(np.abs(step - step[0])) <= 1e-5 * abs(step[0]))
+    tolerance = 16 * eps * max(np.max(np.abs(x)), abs(step[0]))
+    return bool(step[0] != 0 and np.max(np.abs(step - step[0])) <= tolerance)

@@ -1,10 +1,10 @@
 r"""Inference for a `GridGP` observed on part of its grid (a boolean mask).
 
 The observed block $K_{oo} + \sigma^2 I$ is embedded in the full grid as
-$A = M K M + \sigma^2 I$ ($M$ the diagonal 0/1 mask): on unobserved entries $A$ is
-$\sigma^2 I$ and decoupled, so $A^{-1} M y$ vanishes there and equals
-$(K_{oo} + \sigma^2 I)^{-1} y_o$ on the observed ones, while
-$\log\det A = \log\det(K_{oo} + \sigma^2 I) + n_u \log \sigma^2$. $A$ is applied in
+$A = M K M + \sigma^2 M + c (I - M)$ ($M$ the diagonal 0/1 mask, $c = \sigma^2$, or 1 for
+noise-free data): on unobserved entries $A$ is $c I$ and decoupled, so $A^{-1} M y$ vanishes
+there and equals $(K_{oo} + \sigma^2 I)^{-1} y_o$ on the observed ones, while
+$\log\det A = \log\det(K_{oo} + \sigma^2 I) + n_u \log c$. $A$ is applied in
 $O(N \sum_i n_i)$ with Kronecker products and preconditioned with the exact inverse of the
 fully observed covariance $(K + \sigma^2 I)^{-1}$ (projected onto the observed entries),
 which equals $A^{-1}$ when nothing is missing.
@@ -16,7 +16,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import lineax as lx
 import numpy as np
 
 from ..linalg import Kronecker
@@ -25,17 +24,24 @@ from . import _posterior
 from ._grid_ops import axes_apply, outer_all
 
 
-def _operator(model, mask) -> lx.FunctionLinearOperator:
+def _fill(noise):
+    r"""The diagonal of the decoupled unobserved block: $\sigma^2$, or 1 when $\sigma^2 = 0$.
+
+    Any positive value leaves $A^{-1} M y$ and the observed block unchanged (the block is
+    decoupled); $\sigma^2$ keeps the preconditioned operator closest to the identity, but at
+    $\sigma^2 = 0$ (noise-free interpolation, well posed when $K_{oo}$ is nonsingular) it
+    would make $A$ singular, so 1 is used there and its log-determinant term vanishes.
+    """
+    return jnp.where(noise > 0, noise, jnp.ones_like(noise))
+
+
+def _operator(model, mask):
+    r"""The matvec of $A = M K M + \sigma^2 M + c (I - M)$, $c$ = `_fill(noise)`."""
     factors, noise = model.factors(), model.noise
     m = mask.reshape(-1).astype(noise.dtype)
     kron = Kronecker(factors)
-    size = math.prod(model.shape)
-
-    def mv(v):
-        return m * kron.mv(m * v) + noise * v
-
-    tags = (lx.symmetric_tag, lx.positive_semidefinite_tag)
-    return lx.FunctionLinearOperator(mv, jax.ShapeDtypeStruct((size,), noise.dtype), tags=tags)
+    diagonal = noise * m + _fill(noise) * (1 - m)
+    return lambda v: m * kron.mv(m * v) + diagonal * v
 
 
 def _eigen_apply(model, power):
@@ -61,8 +67,8 @@ def _preconditioner(model, mask):
     the identity); unprojected, the unobserved block would spread the spectrum.
     """
     m = mask.reshape(-1).astype(model.noise.dtype)
-    inverse, noise = _eigen_apply(model, -1.0), jax.lax.stop_gradient(model.noise)
-    return lambda v: m * inverse(m * v) + (1 - m) * v / noise
+    inverse, fill = _eigen_apply(model, -1.0), jax.lax.stop_gradient(_fill(model.noise))
+    return lambda v: m * inverse(m * v) + (1 - m) * v / fill
 
 
 def _cg_solve(model, mask, b, tol, maxiter):
@@ -72,13 +78,13 @@ def _cg_solve(model, mask, b, tol, maxiter):
     if tol is None:  # what each precision can reach on these well-preconditioned systems
         tol = 1e-10 if b.dtype == jnp.float64 else 1e-5
     maxiter = 1000 if maxiter is None else maxiter
-    return robust_cg(_operator(model, mask).mv, b, _preconditioner(model, mask), tol, maxiter)
+    return robust_cg(_operator(model, mask), b, _preconditioner(model, mask), tol, maxiter)
 
 
 def _dense_matrix(model, mask):
     m = mask.reshape(-1).astype(model.noise.dtype)
     k = Kronecker(model.factors()).as_matrix()
-    return m[:, None] * k * m[None, :] + model.noise * jnp.eye(m.size, dtype=k.dtype)
+    return m[:, None] * k * m[None, :] + jnp.diag(model.noise * m + _fill(model.noise) * (1 - m)).astype(k.dtype)
 
 
 def weights(model, y, mask, tol, maxiter, method):
@@ -98,7 +104,7 @@ def dense_log_marginal_likelihood(model, y, mask):
     b = jnp.where(mask, y, 0).reshape(-1).astype(chol.dtype)
     v = jax.scipy.linalg.cho_solve((chol, True), b)
     n_obs = jnp.sum(mask)
-    logdet = 2 * jnp.sum(jnp.log(jnp.diag(chol))) - (b.size - n_obs) * jnp.log(model.noise)
+    logdet = 2 * jnp.sum(jnp.log(jnp.diag(chol))) - (b.size - n_obs) * jnp.log(_fill(model.noise))
     return -0.5 * (b @ v + logdet + n_obs * math.log(2 * math.pi))
 
 
@@ -124,7 +130,7 @@ def slq_log_marginal_likelihood(model, y, mask, key, num_probes, num_steps, tol,
     like = jax.ShapeDtypeStruct(b.shape, b.dtype)
     k_slq, k_grad = jax.random.split(key)
     ld_rest, _ = slq(
-        lambda v: half(a_frozen.mv(half(v))), like, jnp.log, key=k_slq, num_probes=num_probes,
+        lambda v: half(a_frozen(half(v))), like, jnp.log, key=k_slq, num_probes=num_probes,
         num_steps=min(num_steps, b.size),
     )
 
@@ -136,12 +142,12 @@ def slq_log_marginal_likelihood(model, y, mask, key, num_probes, num_steps, tol,
     solve_p = jax.vmap(_eigen_apply(model, -1.0))(probes)
     a_live, full_live = _operator(model, mask), model.operator()
     surrogate = jnp.mean(
-        jax.vmap(lambda z, u, w: u @ a_live.mv(mask_f * z) - w @ full_live.mv(z))(probes, solve_a, solve_p)
+        jax.vmap(lambda z, u, w: u @ a_live(mask_f * z) - w @ full_live.mv(z))(probes, solve_a, solve_p)
     )
     n_obs = jnp.sum(mask)
     logdet = (
         full_live.logdet()
-        + jax.lax.stop_gradient(ld_rest - (b.size - n_obs) * jnp.log(model.noise))
+        + jax.lax.stop_gradient(ld_rest - (b.size - n_obs) * jnp.log(_fill(model.noise)))
         + (surrogate - jax.lax.stop_gradient(surrogate))
     )
     return -0.5 * (quad + logdet + n_obs * math.log(2 * math.pi))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from .._numerics import safe_sqrt
 from ._grid_ops import axes_apply, outer_all
 
 
@@ -13,10 +15,13 @@ def _eigh(model):
 
 
 def prior_draw(model, key):
-    r"""$f = (\otimes_i Q_i)\,\Lambda^{1/2} z$, $z \sim \mathcal{N}(0, I)$: exact for PSD factors."""
+    r"""$f = (\otimes_i Q_i)\,\Lambda^{1/2} z$, $z \sim \mathcal{N}(0, I)$: exact for PSD factors.
+
+    The eigenvalues are clamped at 0 (a smooth kernel's factors are numerically singular), where
+    the derivative of $\sqrt\lambda$ is infinite: a zero-safe square root keeps gradients finite."""
     evals, evecs = _eigh(model)
     z = jax.random.normal(key, model.shape, model.noise.dtype)
-    return axes_apply(evecs, jnp.sqrt(outer_all(evals)) * z)
+    return axes_apply(evecs, safe_sqrt(outer_all(evals)) * z)
 
 
 def draw(model, key, y, mask, tol, maxiter):
@@ -27,7 +32,7 @@ def draw(model, key, y, mask, tol, maxiter):
     f = prior_draw(model, k_prior)
     if y is None:
         return f
-    eps = jnp.sqrt(model.noise) * jax.random.normal(k_noise, model.shape, f.dtype)
+    eps = safe_sqrt(model.noise) * jax.random.normal(k_noise, model.shape, f.dtype)
     residual = y.astype(f.dtype) - f - eps
     if mask is None:
         weights = model.operator().solve(residual.reshape(-1)).reshape(model.shape)
@@ -45,9 +50,15 @@ def denoise(model, x, sigma):
     sigma = jnp.asarray(sigma)
     if sigma.shape != ():
         raise ValueError(f"sigma must be a scalar (vmap for several), got shape {sigma.shape}")
+    if jnp.iscomplexobj(sigma):
+        raise ValueError(f"sigma must be real, got dtype {sigma.dtype}")
+    if not isinstance(sigma, jax.core.Tracer) and not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be finite and >= 0, got {sigma}")
     evals, evecs = _eigh(model)
     lam = outer_all(evals)
-    shrink = lam / (lam + sigma.astype(lam.dtype) ** 2)
+    # lam / (lam + sigma^2), with 0 (not 0/0) on the clamped null space of K at sigma = 0.
+    total = lam + sigma.astype(lam.dtype) ** 2
+    shrink = jnp.where(total > 0, lam / jnp.where(total > 0, total, 1.0), 0.0)
     qt = [q.T for q in evecs]
     one = lambda v: axes_apply(evecs, shrink * axes_apply(qt, v.astype(lam.dtype)))  # noqa: E731
     flat = x.reshape((-1,) + model.shape)

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import PyTree
-from .._checks import checked_int
+from .._checks import checked_int, varies_over_devices
 
 _TAGS = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
 
@@ -117,7 +117,8 @@ def robust_cg(matvec, b, preconditioner, tol: float, maxiter: int):
     ($p^\top A p \le 0$ or a non-finite step, which rounding produces once CG stagnates in
     float32), and returns the iterate with the smallest residual seen. Gradients (in `b` and
     in whatever `matvec` closes over) are implicit, through `jax.lax.custom_linear_solve`
-    with the same solver, never through the iterations.
+    with the same solver, never through the iterations (except on per-device values inside
+    `shard_map`, see below).
     """
 
     def solve(mv, rhs):
@@ -152,7 +153,13 @@ def robust_cg(matvec, b, preconditioner, tol: float, maxiter: int):
         z0 = preconditioner(rhs)
         zero = jnp.zeros_like(rhs)
         norm0 = jnp.linalg.norm(rhs)
-        state = (zero, zero, rhs, z0, rhs @ z0, norm0, norm0, 0, jnp.asarray(True))
+        # `alive` derived from the data (not a constant): inside shard_map it must vary like the rest.
+        state = (zero, zero, rhs, z0, rhs @ z0, norm0, norm0, 0, norm0 >= 0)
         return jax.lax.while_loop(cond, body, state)[1]
 
+    if varies_over_devices(b):
+        # Inside shard_map, JAX 0.10 fails to lower custom_linear_solve on per-device values
+        # (a pvary applied twice); the plain loop there gives values and forward-mode
+        # derivatives, not reverse-mode ones.
+        return solve(matvec, b)
     return jax.lax.custom_linear_solve(matvec, b, solve, symmetric=True)

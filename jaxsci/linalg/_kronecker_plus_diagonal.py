@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float
 
+from .._checks import runtime_check
 from ._kronecker import check_factors, check_vector, kron_mv, mode_products
 from ._registration import register_operator
 
@@ -233,7 +233,7 @@ class KroneckerPlusDiagonal(lx.AbstractLinearOperator):
         return math.prod(self.shape)
 
     def _checked_noise(self) -> Array:
-        return eqx.error_if(self.noise, self.noise < 0, "KroneckerPlusDiagonal: `noise` must be >= 0")
+        return runtime_check(self.noise, self.noise < 0, "KroneckerPlusDiagonal: `noise` must be >= 0")
 
     def mv(self, vector: Float[Array, " N"]) -> Float[Array, " N"]:
         vector = check_vector(vector, self.size)

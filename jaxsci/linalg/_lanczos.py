@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.flatten_util
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
-from .._checks import checked_int
+from .._checks import checked_int, runtime_check
 from .._numerics import safe_norm
 from ._matvec import FlatMatvec, flat_matvec
 
@@ -120,7 +119,7 @@ def lanczos(matvec, v0: PyTree, num_steps: int) -> tuple[Float[Array, " k"], Flo
         if bool(zero):
             raise ValueError(message + ".")
     else:
-        flat = eqx.error_if(flat, zero, message)
+        flat = runtime_check(flat, zero, message)
     alphas, betas, basis = lanczos_flat(mv, flat, num_steps)
     return alphas, betas, mv.unravel_rows(basis)
 

@@ -11,19 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex, Shaped
 
+from .._checks import runtime_check
 from ._domain import PeriodicDomain
 
 
 _SIGNS = {"positive": (lambda a: a > 0, "positive"), "non-negative": (lambda a: a >= 0, "non-negative")}
-
-
-def varies_over_devices(x) -> bool:
-    """Whether `x` is a per-device value inside `shard_map`. `equinox.error_if` cannot
-    check those: its branches disagree on the manual axes, and an error raised on several
-    devices at once aborts the process, so runtime checks are skipped there."""
-    aval = jax.typeof(x) if hasattr(jax, "typeof") else jax.core.get_aval(x)
-    manual = getattr(aval, "manual_axis_type", None)
-    return bool(manual.varying if manual is not None else getattr(aval, "vma", ()))
 
 
 def coefficient(
@@ -62,9 +54,9 @@ def coefficient(
             raise ValueError(f"`{name}` must be finite, got {value!r}.")
         if ok is not None and not bool(np.all(ok(concrete))):
             raise ValueError(f"`{name}` must be {word}, got {value!r}.")
-    elif ok is not None and not varies_over_devices(arr):
+    elif ok is not None:
         # `~ok` is also true for NaN.
-        arr = eqx.error_if(arr, ~jnp.all(ok(arr)), f"`{name}` must be {word} (and finite): pass a {word} value.")
+        arr = runtime_check(arr, ~jnp.all(ok(arr)), f"`{name}` must be {word} (and finite): pass a {word} value.")
     return arr
 
 

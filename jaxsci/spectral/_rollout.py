@@ -6,13 +6,11 @@ import functools
 import math
 from typing import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Shaped
 
-from .._checks import as_index, positive_int
-from ._pde import varies_over_devices
+from .._checks import as_index, positive_int, runtime_check
 from ._stepper import AbstractSpectralStepper
 
 _NOT_FINITE = (
@@ -152,9 +150,9 @@ def rollout(
             _, tail = _saves(_steps(step, save_every, False), rem, out, True)(carry)
             frames = jax.tree.map(lambda f, t: jnp.concatenate([f, t]), frames, tail)
     leaves = [a for a in jax.tree.leaves(frames) if jnp.issubdtype(a.dtype, jnp.inexact)]
-    if check_finite and leaves and not any(varies_over_devices(a) for a in leaves):
+    if check_finite and leaves:
         bad = functools.reduce(jnp.logical_or, [~jnp.all(jnp.isfinite(a[-1])) for a in leaves])
-        frames = eqx.error_if(frames, bad, _NOT_FINITE)
+        frames = runtime_check(frames, bad, _NOT_FINITE)
     if include_init:
         frames = jax.tree.map(lambda a, f: jnp.concatenate([jnp.asarray(a, f.dtype)[None], f]), u0, frames)
     return frames

@@ -8,27 +8,35 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..._checks import runtime_check
 
 
 def as_parameter(name: str, value, *, positive: bool = True, ndim: int | None = 0):
-    """Convert `value` to a float array leaf, validating it when it is concrete.
+    """Convert `value` to a real float array leaf, validating it.
 
-    Values that are traced (inside `jit`/`vmap`) cannot be inspected and are passed on;
-    concrete values must be finite and, when `positive`, strictly positive.
+    Concrete values must be finite and, when `positive`, strictly positive (else non-negative):
+    a `ValueError` naming `name`. Traced values (inside `jit`/`vmap`/`grad`) are checked when the
+    program runs (`runtime_check`). Complex values are refused (their imaginary part would be
+    dropped silently).
     """
     value = jnp.asarray(value)
+    if jnp.iscomplexobj(value):
+        raise ValueError(f"{name} must be real, got dtype {value.dtype}")
     if not jnp.issubdtype(value.dtype, jnp.floating):
         value = value.astype(float)
     if ndim is not None and value.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {value.shape}")
-    if not isinstance(value, jax.core.Tracer):
-        concrete = np.asarray(value)
-        if not np.all(np.isfinite(concrete)):
-            raise ValueError(f"{name} must be finite, got {concrete}")
-        if positive and not np.all(concrete > 0):
-            raise ValueError(f"{name} must be positive, got {concrete}")
-        if not positive and not np.all(concrete >= 0):
-            raise ValueError(f"{name} must be non-negative, got {concrete}")
+    if isinstance(value, jax.core.Tracer):
+        ok = jnp.isfinite(value) & ((value > 0) if positive else (value >= 0))
+        word = "positive" if positive else "non-negative"
+        return runtime_check(value, ~jnp.all(ok), f"{name} must be finite and {word}")
+    concrete = np.asarray(value)
+    if not np.all(np.isfinite(concrete)):
+        raise ValueError(f"{name} must be finite, got {concrete}")
+    if positive and not np.all(concrete > 0):
+        raise ValueError(f"{name} must be positive, got {concrete}")
+    if not positive and not np.all(concrete >= 0):
+        raise ValueError(f"{name} must be non-negative, got {concrete}")
     return value
 
 
