@@ -1,18 +1,22 @@
 """Edge cases of the spectral pillar: a forcing above the dealiasing cutoff, pytree states,
-zero-safe metrics, coefficient validation, and NumPy/JAX scalars as sizes.
+zero-safe metrics, coefficient validation, NumPy/JAX scalars as sizes, and the matrix phi
+functions of channel-coupling symbols.
 
 References: the analytic transient of laminar Kolmogorov flow; a plain Python loop; central
 finite differences; the closed-form decay of a uniform state under nonlinear absorption;
-the documented `ValueError` messages.
+the documented `ValueError` messages; a 30-digit exponential of the augmented matrix; the
+scalar phi functions.
 """
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import mpmath
 import numpy as np
 import pytest
 
 import jaxsci.spectral as sp
+from jaxsci.spectral._phi import phi_functions_matrix
 
 # --- 1. a forcing mode above the 2/3 cutoff survives ----------------------------------------
 
@@ -239,3 +243,120 @@ def test_coupled_symbol_exponential_is_balanced():
         w = 30.0 * 2 * np.pi * k * dt
         assert float(jnp.abs(e[0][0, 0] - np.cos(w)).max()) < 2e-3
         assert float(jnp.abs(e[0][1, 0] / (30.0 * 2 * np.pi * np.maximum(k, 1)) + np.sin(w) * (k > 0)).max()) < 2e-3
+
+
+# --- 7. matrix phi functions of coupled symbols ---------------------------------------------
+
+
+def _phi_augmented_mp(a):
+    """phi_0..phi_3 of each `(C, C)` matrix `a[..., p]`: the first block row of the exponential
+    of [[a, I, 0, 0], [0, 0, I, 0], [0, 0, 0, I], [0, 0, 0, 0]], to 30 digits."""
+    a = np.asarray(a).astype(complex)
+    c, out = a.shape[0], np.zeros((4, *a.shape), complex)
+    with mpmath.workdps(30):
+        for p in range(a.shape[-1]):
+            aug = mpmath.zeros(4 * c)
+            for i, j in np.ndindex(c, c):
+                aug[i, j] = mpmath.mpc(complex(a[i, j, p]))
+            for i in range(3 * c):
+                aug[i, i + c] = 1
+            e = mpmath.expm(aug)
+            for k, i, j in np.ndindex(4, c, c):
+                out[k, i, j, p] = complex(e[i, k * c + j])
+    return out
+
+
+# Eigenvalues: zero, tiny, oscillatory (+-64i: the wave symbol at N = 256, dt = 0.5), mildly
+# growing, stiff and dissipative, mixed scales; the last ones are too stiff for float32 (its
+# rounding of a 1e8 symbol moves eigenvalues by ~10).
+_EIGS = [
+    (0.0, 0.0), (-1e-6, 2e-6j), (0.3j, -0.3j), (64j, -64j), (0.8, -2.0), (-5 + 30j, -1e3), (1e-3, -1e4),
+    (3e3j, -3e3j), (-1e4, -2 + 5j, 0.5), (2j, -2j, -1e-3), (-1e6, -1e6 + 1e3j), (-1e8, -1e3, -1.0),
+    (-1e12, 1e6j, -1e6j),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_matrix_phi_functions_match_dense_reference(dtype):
+    # Reference: the augmented-matrix exponential (Al-Mohy & Higham 2011) of the same rounded
+    # symbols, to 30 digits. A = D^-1 N D with N normal and D = diag(2^-12 .. 2^12) is as far
+    # from normal as the wave symbol [[0, dt], [-c^2 k^2 dt, 0]]; in the basis of D the error is
+    # a few ulps times max(1, rho(A)), norms up to 1e12 (jax.scipy expm, before: NaN there).
+    eps = np.finfo(dtype).eps
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(dtype == np.complex128):
+        for c in (2, 3):
+            eigs = [lam for lam in _EIGS if len(lam) == c and (dtype == np.complex128 or max(map(abs, lam)) <= 1e4)]
+            u = np.linalg.qr(rng.normal(size=(len(eigs), c, c)) + 1j * rng.normal(size=(len(eigs), c, c)))[0]
+            d = 2.0 ** rng.integers(-12, 13, size=(c, len(eigs)))
+            n = np.einsum("pij,pj,pkj->ikp", u, np.array(eigs), u.conj())
+            a = jnp.asarray(n * d[None] / d[:, None], dtype)
+            got = np.stack(phi_functions_matrix(a))
+            assert got.dtype == dtype and got.shape == (4, c, c, len(eigs))
+            want = _phi_augmented_mp(a)
+            err = np.linalg.norm((got - want) * d[:, None] / d[None, :], axis=(1, 2))
+            err /= np.maximum(np.linalg.norm(want * d[:, None] / d[None, :], axis=(1, 2)), 1e-300)  # exp(-1e6) = 0
+            rho = np.maximum(1.0, np.abs(np.array(eigs)).max(1))
+            assert np.all(err <= 4 * eps * rho), (c, err / (eps * rho))
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_matrix_phi_functions_of_large_real_coupled_symbols(dtype):
+    # Reference: as above, for damped-wave symbols h [[0, 1], [-w^2, -g]] (real, so rounding
+    # keeps their eigenvalues in the left half-plane) with entries up to w^2 h = 1e15, w h up to
+    # 1e6 and g h up to 1e8, in the basis diag(1, 1 / w) where they read [[0, w h], [-w h, -g h]].
+    # There |phi_k| <= 1/k! and the error is relative to max(|phi_k|, 1/k!): phi_1 of a rotation
+    # by 2 pi n vanishes. A few ulps times max(1, w h) (expm, before, in float64: 9e-11 at
+    # w h = 64, 2e-9 at g h = 1e8).
+    eps = np.finfo(dtype).eps
+    wh = np.array([0.0, 0.5, 64.0, 3e3, 1e6, 64.0, 10.0, 1e3, 1e-2])
+    gh = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 1e-3, 1e3, 1e6, 1e8])
+    h = np.array([0.5, 0.5, 0.5, 1e-3, 1e-3, 0.1, 1e-3, 1.0, 1e-2])
+    w = np.maximum(wh / h, 1.0)
+    with jax.enable_x64(dtype == np.complex128):
+        a = jnp.asarray(np.stack([np.stack([0 * h, h]), np.stack([-(w**2) * h, -gh])]), dtype)
+        got = np.stack(phi_functions_matrix(a))
+    assert np.all(np.isfinite(got))
+    want = _phi_augmented_mp(a)
+    d = np.stack([np.ones_like(w), 1 / w])
+    err = np.linalg.norm((got - want) * d[:, None] / d[None, :], axis=(1, 2))
+    size = np.linalg.norm(want * d[:, None] / d[None, :], axis=(1, 2))
+    err /= np.maximum(size, 1 / np.array([1.0, 1.0, 2.0, 6.0])[:, None])
+    assert np.all(err <= 4 * eps * np.maximum(1.0, wh)), (err / (eps * np.maximum(1.0, wh))).tolist()
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_matrix_phi_functions_of_diagonal_symbols(dtype):
+    # Reference: the scalar phi functions (accurate to a few ulps, test_etdrk.py) of the
+    # diagonal, normwise: diag(z1, z2) mixes scales from 1e-8 to 3e18 (62 doublings); an
+    # eigenvalue far below the norm keeps its phi_k - 1/k! (expm, before: errors up to 1e8 ulps,
+    # NaN beyond 24 squarings). Off the diagonal, exact zeros.
+    z1 = [0, 1e-8, -1e-8j, 0.5, -0.99, 1.01j, 20.0, -7 + 3j, -1e3, 1e3j, -1e6, -1e6 + 5e5j, -1e12, -3e18, 1e-3, -30]
+    z2 = [0, 0, 0.3, -5e5, -1e6, -1.5e18, 10, 10, -1e3 + 1e3j, 0.5, -1e6, 1e-8, 0.0, 1j, -1e6, -40]
+    eps = np.finfo(dtype).eps
+    with jax.enable_x64(dtype == np.complex128):
+        z = jnp.asarray([z1, z2], dtype)
+        a = jnp.zeros((2, 2, len(z1)), dtype).at[0, 0].set(z[0]).at[1, 1].set(z[1])
+        got = np.stack(phi_functions_matrix(a))
+        want = np.stack(sp.phi_functions(z))
+    assert np.all(got[:, 0, 1] == 0) and np.all(got[:, 1, 0] == 0)
+    diag, want = np.stack([got[:, 0, 0], got[:, 1, 1]], 1).astype(complex), want.astype(complex)
+    err = np.abs(diag - want).max(1) / np.maximum(np.abs(want).max(1), 1e-300)  # exp(-1e3) = 0
+    assert np.all(err <= 64 * eps * np.maximum(1.0, np.abs(np.imag([z1, z2])).max(0))), err / eps
+
+
+def test_coupled_coefficients_on_128_squared_grid():
+    # The ETDRK4 coefficients of the wave equation on 128^2 (2 x 8320 symbols): one elementwise
+    # program, without the LAPACK custom calls of jax.scipy expm, which on a 2-core CPU could
+    # deadlock (two batched LU factorisations, for phi(z) and phi(z / 2), each waiting for work
+    # queued on the thread pool they both held). Reference: the exact exponential
+    # [[cos, sin / (c k)], [-c k sin, cos]] of the symbol.
+    d = sp.PeriodicDomain((128, 128))
+    z = sp.Wave(d, 1.0).linear() * 0.1
+    program = jax.jit(phi_functions_matrix).lower(z.astype(jnp.complex64)).compile().as_text()
+    assert "custom-call" not in program and "custom_call" not in program
+    st = sp.ETDRK(sp.Wave(d, 1.0), 0.1, order=4)
+    assert all(bool(jnp.all(jnp.isfinite(c))) for c in st.coefs)
+    ck = np.sqrt(-np.asarray(sp.Wave(d, 1.0).linear()[1, 0], np.float64))
+    np.testing.assert_allclose(st.coefs[0][0, 0], np.cos(0.1 * ck), rtol=0, atol=2e-6)
+    np.testing.assert_allclose(st.coefs[0][1, 0], -ck * np.sin(0.1 * ck), rtol=0, atol=2e-6 * ck.max())
