@@ -24,6 +24,7 @@ from ._pde_collocation import (
     zero_index,
 )
 from ._pde_kernels import cap_envelope, from_log_domain, to_log_domain
+from ._pde_newton import gauss_newton, relative_change, warn_unconverged
 from ._pde_problem import face_mask
 from ._pde_solution import PDESolution
 
@@ -41,7 +42,9 @@ def solve_collocation(
     tol: float,
     dtype,
 ) -> PDESolution:
-    """Fit the kernels by marginal likelihood at the first linearisation, then iterate Gauss-Newton."""
+    """Fit the kernels by marginal likelihood at the first linearisation, then iterate Gauss-Newton
+    (`_pde_newton.gauss_newton`: at most `gauss_newton_steps` steps, until the relative change of
+    the solution is below `tol`; one step when the linearisation does not move)."""
     check_size(problem)
     x, fields, coeffs, target = _equation_at_zero(problem, dtype)
     bidx = boundary_indices(problem)
@@ -53,25 +56,26 @@ def solve_collocation(
         kernels, history["loss"] = _learn(
             problem, params, coeffs, jnp.asarray(bidx), nugget, y, num_steps, learning_rate, select
         )
-    changes = []
-    solution = None
-    for _ in range(max(int(gauss_newton_steps), 1)):
+    bidx = jnp.asarray(bidx)
+
+    def step(state):
+        fields, coeffs, target, _ = state
         y = jnp.concatenate([g, target.reshape(-1)])
-        solution, value = _solve(problem, tuple(kernels), coeffs, jnp.asarray(bidx), nugget, y)
+        solution, value = _solve(problem, tuple(kernels), coeffs, bidx, nugget, y)
         history["neg_log_marginal"] = value
         new_fields, new_coeffs, target, change = _relinearise(problem, solution, fields, x)
-        changes.append(change)
-        fields = new_fields
-        same = set(active(new_coeffs)) <= set(coeffs) and all(
+        # the linearisation did not move: the equation is linear in u, the solve was exact
+        exact = set(active(new_coeffs)) <= set(coeffs) and all(
             bool(jnp.allclose(new_coeffs[m], coeffs.get(m, 0.0), rtol=0.0, atol=0.0)) for m in new_coeffs
         )
-        if same:  # the linearisation did not move: the equation is linear in u, the solve was exact
-            break
         coeffs = {m: c for m, c in new_coeffs.items() if m in coeffs or bool(jnp.any(c != 0))}
-        # Stop at the tolerance, or once the steps stop shrinking (the nugget's noise floor).
-        if float(change) < tol or (len(changes) > 2 and float(change) > 0.5 * float(changes[-2])):
-            break
-    history["gauss_newton_change"] = jnp.stack(changes)
+        return (new_fields, coeffs, target, solution), change, exact
+
+    (_, _, _, solution), changes, converged = gauss_newton(
+        step, (fields, coeffs, target, None), max_steps=gauss_newton_steps, tol=tol
+    )
+    history["gauss_newton_change"] = changes
+    warn_unconverged(converged, changes, gauss_newton_steps, "collocation", stacklevel=4)
     return eqx.tree_at(lambda s: s.history, solution, history)
 
 
@@ -273,8 +277,7 @@ def _relinearise(problem, solution, fields, x):
         for m in fields
     }
     coeffs, target = linearise(problem, new, x)
-    change = jnp.linalg.norm(new[z] - fields[z]) / jnp.maximum(jnp.linalg.norm(new[z]), jnp.finfo(x.dtype).tiny)
-    return new, coeffs, target, change
+    return new, coeffs, target, relative_change(new[z], fields[z])
 
 
 @eqx.filter_jit

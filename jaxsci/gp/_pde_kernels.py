@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import checked_int
 from .kernels import AbstractKernel, MaternCosineMixture, SpectralMixture
 
 KERNEL_NAMES = ("matern_cosine", "spectral_mixture")
@@ -30,9 +31,7 @@ def default_kernels(kernel, problem, num_components, max_frequency, key, dtype) 
         return tuple(kernel)
     if kernel not in KERNEL_NAMES:
         raise ValueError(f"kernel must be one of {KERNEL_NAMES}, a kernel Module or a sequence of them, got {kernel!r}")
-    q = int(num_components)
-    if q < 1:
-        raise ValueError(f"num_components must be positive, got {num_components}")
+    q = checked_int(num_components, f"num_components must be a positive integer, got {num_components!r}")
     keys = jax.random.split(key, d) if key is not None else [None] * d
     return tuple(_one(kernel, q, max_frequency, h, keys[j], dtype) for j, h in enumerate(problem.spacings))
 

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import lineax as lx
 
 from ._pde_collocation import boundary_indices
+from ._pde_newton import gauss_newton, relative_change
 from ._pde_operators import axis_matrix, derivative_fields, derivative_operators, mode_apply
 
 
@@ -54,24 +55,59 @@ iteration counts grow with $N$ (940 at 4096 points, about 90 s, against 20 s den
 cores; 2.3 s at 2048)."""
 
 
-@eqx.filter_jit
 def gauss_newton_solve(
     problem, kernels, u0, precisions, jitter, *, num_steps=1, tol=None, maxiter=2000, boundary_residual=False
 ):
-    """`num_steps` Gauss-Newton steps (one is the exact MAP for affine residuals) from `u0`.
+    """At most `num_steps` Gauss-Newton steps from `u0` (`_pde_newton.gauss_newton`, the loop
+    collocation uses): they stop once the relative change of `u` is below `tol` (default
+    $10^{-8}$ in float64, $10^{-4}$ in float32; also CG's tolerance), or when the changes stop
+    shrinking. As in collocation, a step after which the linearisation did not move (the
+    residual's Jacobian applied to a fixed generic field is the same, bit for bit, at the old
+    and the new `u`: an affine residual) was the exact MAP and ends the iteration.
 
     `boundary_residual` (static) keeps the equation at the boundary points; `False` (as in
     `solve_pde` and `pde_objective`) weights the residual there by zero.
 
     Returns `(u, info)` with `info["cg_steps"]` the CG iterations of every step (0 for the
-    dense solves of 1D grids up to `DIRECT_MAX_POINTS`) and `info["converged"]` whether the
-    last step's CG reached its tolerance and `u` is finite.
+    dense solves of 1D grids up to `DIRECT_MAX_POINTS`), `info["gauss_newton_change"]` the
+    relative change of every step, `info["converged"]` whether the last step's CG reached its
+    tolerance and `u` is finite (an array), and `info["newton_converged"]` the iteration's
+    verdict (`gauss_newton`'s `converged`: a bool, or None under `jit`).
     """
     dtype = u0.dtype
+    tol = tol if tol is not None else (1e-8 if dtype == jnp.float64 else 1e-4)
+
+    def step(state):
+        u, cg_steps, _, system = state
+        if system is None:  # one compiled program for the set-up and the first step (all an affine residual needs)
+            system, (new, steps, ok, change, same) = _first_step(
+                problem, kernels, precisions, jitter, boundary_residual, dtype, u, tol, maxiter
+            )
+        else:
+            new, steps, ok, change, same = _step(problem, system, u, tol, maxiter)
+        exact = False if isinstance(same, jax.core.Tracer) else bool(same)
+        return (new, cg_steps + [steps], ok, system), change, exact
+
+    (u, cg_steps, converged, _), changes, newton = gauss_newton(
+        step, (u0, [], jnp.array(True), None), max_steps=num_steps, tol=tol
+    )
+    info = {"cg_steps": jnp.stack(cg_steps), "gauss_newton_change": changes}
+    return u, {**info, "converged": converged, "newton_converged": newton}
+
+
+@eqx.filter_jit
+def _first_step(problem, kernels, precisions, jitter, boundary_residual, dtype, u, tol, maxiter):
+    """`_normal_system` and the first `_step`, compiled together."""
+    system = _normal_system(problem, kernels, precisions, jitter, boundary_residual, dtype)
+    return system, _step_impl(problem, system, u, tol, maxiter)
+
+
+def _normal_system(problem, kernels, precisions, jitter, boundary_residual, dtype):
+    """What every Gauss-Newton step shares: the boundary data, the derivative operators, the
+    Kronecker eigenbasis of $K$ and the preconditioner's symbols."""
     x = problem.points(dtype)
     mask = problem.boundary_mask().astype(dtype)
     g = jnp.where(mask > 0, problem.boundary(x), 0.0).astype(dtype)
-    tau_b, tau_r = precisions
     sizes, spacings, d = problem.grid_sizes, problem.spacings, problem.ndim
     mats = [axis_matrix(kernels[j], sizes[j], spacings[j], jitter) for j in range(d)]
     chols = [jnp.linalg.cholesky(k) for k in mats]
@@ -79,36 +115,45 @@ def gauss_newton_solve(
     eig = [jnp.linalg.eigh(k) for k in mats]
     evals = [jnp.maximum(e[0], jnp.finfo(dtype).tiny) for e in eig]
     vectors = [e[1] for e in eig]
-    inv_lambda = 1.0 / _outer(evals)
     projected = {k: jnp.einsum("ia,ij,ja->a", vectors[k[0]], op, vectors[k[0]]) for k, op in ops.items()}
-
     weight = jnp.ones(sizes, dtype) if boundary_residual else 1.0 - mask
+    return dict(
+        x=x, mask=mask, g=g, precisions=precisions, ops=ops, evals=evals, vectors=vectors, projected=projected,
+        weight=weight,
+    )
 
-    def residual_of(u):
-        return weight * problem.residual(u, derivative_fields(u, ops, problem.derivatives), x)
 
-    tol = tol if tol is not None else (1e-8 if dtype == jnp.float64 else 1e-4)
-    structure = jax.ShapeDtypeStruct(u0.shape, dtype)
-    boundary_fraction = jnp.mean(mask)
-    u, cg_steps, converged = u0, [], jnp.array(True)
-    direct = problem.ndim == 1 and math.prod(sizes) <= DIRECT_MAX_POINTS
-    for _ in range(num_steps):
-        r0, jvp = jax.linearize(residual_of, u)
-        transpose = jax.linear_transpose(jvp, u)
+def _step_impl(problem, system, u, tol, maxiter):
+    """One Gauss-Newton step from `u`: `(u_new, cg_steps, cg_converged_and_finite, relative_change,
+    same)`, `same` whether the linearisation did not move (the Jacobian-vector products with a
+    fixed generic field at `u` and `u_new` are identical: an affine residual)."""
+    dtype = u.dtype
+    x, mask, g, weight = system["x"], system["mask"], system["g"], system["weight"]
+    ops, evals, vectors, projected = system["ops"], system["evals"], system["vectors"], system["projected"]
+    tau_b, tau_r = system["precisions"][0], system["precisions"][1]
+    sizes = problem.grid_sizes
+    inv_lambda = 1.0 / _outer(evals)
+    structure = jax.ShapeDtypeStruct(u.shape, dtype)
 
-        def vjp(t, transpose=transpose):
-            return transpose(t)[0]
+    def residual_of(v):
+        return weight * problem.residual(v, derivative_fields(v, ops, problem.derivatives), x)
 
+    r0, jvp = jax.linearize(residual_of, u)
+    transpose = jax.linear_transpose(jvp, u)
+
+    def vjp(t):
+        return transpose(t)[0]
+
+    if problem.ndim == 1 and math.prod(sizes) <= DIRECT_MAX_POINTS:
+        new = _whitened_direct_step(u, r0, jvp, g, boundary_indices(problem), tau_b, tau_r, vectors, evals)
+        ok, cg_steps = jnp.array(True), jnp.zeros((), jnp.int32)
+    else:
         def normal(v):
             return _eigen_apply(vectors, inv_lambda, v) + tau_b * mask * v + tau_r * vjp(jvp(v))
 
-        if direct:
-            u = _whitened_direct_step(u, r0, jvp, g, boundary_indices(problem), tau_b, tau_r, vectors, evals)
-            cg_steps.append(jnp.zeros((), jnp.int32))
-            continue
         rhs = -(_eigen_apply(vectors, inv_lambda, u) + tau_b * mask * (u - g) + tau_r * vjp(r0))
         symbol = _symbol(problem, ops, projected, u, x, weight, sizes)
-        precond_diag = 1.0 / (inv_lambda + tau_r * symbol**2 + tau_b * boundary_fraction)
+        precond_diag = 1.0 / (inv_lambda + tau_r * symbol**2 + tau_b * jnp.mean(mask))
         operator = lx.FunctionLinearOperator(normal, structure, tags=lx.positive_semidefinite_tag)
         precond = lx.FunctionLinearOperator(
             lambda v: _eigen_apply(vectors, precond_diag, v), structure, tags=lx.positive_semidefinite_tag
@@ -119,11 +164,14 @@ def gauss_newton_solve(
         # on these ill-conditioned normal equations breaks conjugacy and made CG diverge (3D).
         solver = lx.CG(rtol=0.0, atol=tol * jnp.max(jnp.abs(rhs)), max_steps=maxiter, stabilise_every=None)
         sol = lx.linear_solve(operator, rhs, solver, options={"preconditioner": precond}, throw=False)
-        u = u + sol.value
-        cg_steps.append(sol.stats["num_steps"])
-        converged = sol.result == lx.RESULTS.successful
-    converged = converged & jnp.all(jnp.isfinite(u))
-    return u, {"cg_steps": jnp.stack(cg_steps), "converged": converged}
+        new = u + sol.value
+        ok, cg_steps = sol.result == lx.RESULTS.successful, sol.stats["num_steps"]
+    probe = jnp.sin(1.0 + 0.7548776662 * jnp.arange(u.size, dtype=dtype)).reshape(u.shape)  # generic, no RNG
+    same = jnp.all(jax.jvp(residual_of, (new,), (probe,))[1] == jvp(probe))
+    return new, cg_steps, ok & jnp.all(jnp.isfinite(new)), relative_change(new, u), same
+
+
+_step = eqx.filter_jit(_step_impl)
 
 
 def _whitened_direct_step(u, r0, jvp, g, boundary, tau_b, tau_r, vectors, evals):

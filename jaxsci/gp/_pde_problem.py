@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from .._checks import checked_int
+
 
 class PDEProblem(eqx.Module):
     r"""A PDE $\mathcal{R}[u](x) = 0$ on a box with Dirichlet data, for `solve_pde`.
@@ -21,19 +23,21 @@ class PDEProblem(eqx.Module):
 
     **Arguments:**
 
-    - `bounds`: one `(low, high)` pair per axis.
-    - `grid_sizes`: number of grid points per axis (each at least 3).
+    - `bounds`: one `(low, high)` pair of finite real numbers with `low < high` per axis.
+    - `grid_sizes`: number of grid points per axis (integers, each at least 3).
     - `residual`: `residual(u, derivatives, x) -> r`, where `u` has the grid's shape,
       `derivatives` maps a multi-index such as `(2, 0)` (that is $\partial_x^2 u$) to the
       derivative field of the grid's shape, `x` has shape `grid_sizes + (d,)`; it returns the
       residual of the grid's shape. Linear (affine in `u` and its derivatives) and nonlinear
-      residuals are both allowed. It must be finite at every grid point, boundary points
-      included (`solve_pde` checks this at $u = 0$): write a term that is singular on the
-      boundary, such as $u'/x$ at $x = 0$, with a guarded denominator and a `jnp.where`.
-    - `boundary`: `boundary(x) -> g`, Dirichlet values at points `x` of shape `(..., d)`,
+      residuals are both allowed. It must be real (write a complex equation as two real ones)
+      and finite at every grid point, boundary points included (`solve_pde` checks this at
+      $u = 0$): write a term that is singular on the boundary, such as $u'/x$ at $x = 0$, with
+      a guarded denominator and a `jnp.where`.
+    - `boundary`: `boundary(x) -> g`, real Dirichlet values at points `x` of shape `(..., d)`,
       returning shape `(...)`.
-    - `derivatives`: the multi-indices the residual reads. Default: the pure second
-      derivative along every axis (enough for Poisson, Allen-Cahn, Helmholtz).
+    - `derivatives`: the multi-indices the residual reads (integer orders 0..4 per axis, at
+      least one non-zero). Default: the pure second derivative along every axis (enough for
+      Poisson, Allen-Cahn, Helmholtz).
 
     **Example:**
 
@@ -57,28 +61,32 @@ class PDEProblem(eqx.Module):
 
     def __init__(self, bounds, grid_sizes, residual, boundary, derivatives=None):
         try:
-            bounds = tuple((float(lo), float(hi)) for lo, hi in bounds)
+            bounds = tuple((_real(lo), _real(hi)) for lo, hi in bounds)
         except (TypeError, ValueError):
-            raise ValueError(f"bounds must be a sequence of (low, high) pairs, got {bounds!r}") from None
-        if not bounds or any(hi <= lo for lo, hi in bounds):
-            raise ValueError(f"bounds must be non-empty with low < high on every axis, got {bounds!r}")
-        grid_sizes = tuple(int(n) for n in grid_sizes)
-        if len(grid_sizes) != len(bounds) or any(n < 3 for n in grid_sizes):
-            raise ValueError(
-                f"grid_sizes must give one size >= 3 per axis of bounds ({len(bounds)} axes), got {grid_sizes!r}"
-            )
+            message = f"bounds must be a sequence of (low, high) pairs of real numbers, got {bounds!r}"
+            raise ValueError(message) from None
+        if not bounds or not all(math.isfinite(lo) and math.isfinite(hi - lo) and lo < hi for lo, hi in bounds):
+            raise ValueError(f"bounds must be non-empty, finite, with low < high on every axis, got {bounds!r}")
+        d = len(bounds)
+        sizes_message = f"grid_sizes must give one integer size >= 3 per axis of bounds ({d} axes), got {grid_sizes!r}"
+        grid_sizes = tuple(checked_int(n, sizes_message, minimum=3) for n in _sequence(grid_sizes, sizes_message))
+        if len(grid_sizes) != d:
+            raise ValueError(sizes_message)
         if not callable(residual) or not callable(boundary):
             raise TypeError("residual and boundary must be callables")
-        d = len(bounds)
         if derivatives is None:
             derivatives = tuple(tuple(2 if i == j else 0 for i in range(d)) for j in range(d))
-        derivatives = tuple(tuple(int(a) for a in m) for m in derivatives)
-        for m in derivatives:
-            if len(m) != d or any(a < 0 for a in m) or any(a > 4 for a in m) or sum(m) == 0:
-                raise ValueError(
-                    f"derivatives must be multi-indices of length {d} with entries 0..4 and at least one "
-                    f"non-zero entry, got {m!r}"
-                )
+        checked = []
+        for m in _sequence(derivatives, f"derivatives must be a sequence of multi-indices, got {derivatives!r}"):
+            message = (
+                f"derivatives must be multi-indices of length {d} with integer entries 0..4 and at least one "
+                f"non-zero entry, got {m!r}"
+            )
+            m = tuple(checked_int(a, message, minimum=0, maximum=4) for a in _sequence(m, message))
+            if len(m) != d or sum(m) == 0:
+                raise ValueError(message)
+            checked.append(m)
+        derivatives = tuple(checked)
         self.bounds, self.grid_sizes = bounds, grid_sizes
         self.residual, self.boundary, self.derivatives = residual, boundary, derivatives
 
@@ -110,9 +118,9 @@ class PDEProblem(eqx.Module):
         return jnp.asarray(face_mask(self.grid_sizes))
 
     def check_residual(self, dtype) -> None:
-        """Raise `ValueError` unless `residual` returns an array of the grid's shape that is
-        finite on the whole grid, with finite coefficients, at $u = 0$, and `boundary` is finite
-        on the boundary points. (The value checks run only outside `jit`.)"""
+        """Raise `ValueError` unless `residual` returns a real array of the grid's shape that is
+        finite on the whole grid, with finite coefficients, at $u = 0$, and `boundary` returns
+        real values, finite on the boundary points. (The value checks run only outside `jit`.)"""
         u = jax.ShapeDtypeStruct(self.grid_sizes, dtype)
         derivs = {m: u for m in self.derivatives}
         x = jax.ShapeDtypeStruct(self.grid_sizes + (self.ndim,), dtype)
@@ -129,6 +137,12 @@ class PDEProblem(eqx.Module):
         if not isinstance(g, jax.ShapeDtypeStruct) or g.shape != self.grid_sizes:
             got = getattr(g, "shape", type(g).__name__)
             raise ValueError(f"boundary(x) must return shape x.shape[:-1] = {self.grid_sizes}, got {got}")
+        for name, value in (("residual", out), ("boundary(x)", g)):
+            if jnp.issubdtype(value.dtype, jnp.complexfloating):
+                raise ValueError(
+                    f"{name} returned complex values (dtype {value.dtype}) for real u and x; solve_pde solves "
+                    "real PDEs: write a complex equation as two real ones (real and imaginary parts)."
+                )
         self._check_finite(dtype)
 
     def _check_finite(self, dtype) -> None:
@@ -159,6 +173,23 @@ class PDEProblem(eqx.Module):
         if bad.any():
             point = tuple(float(c) for c in points[bad][0])
             raise ValueError(f"boundary(x) is not finite at {int(bad.sum())} boundary points, e.g. x = {point}")
+
+
+def _real(value) -> float:
+    """`value` as a float if it is a real number (not complex, not a string, not a bool)."""
+    if isinstance(value, (str, bytes, bool, np.bool_)) or np.iscomplexobj(value):
+        raise TypeError(value)
+    return float(value)
+
+
+def _sequence(value, message: str) -> tuple:
+    """`value` as a tuple if it is a sequence (not a string), else `ValueError(message)`."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(message)
+    try:
+        return tuple(value)
+    except TypeError:
+        raise ValueError(message) from None
 
 
 def face_mask(grid_sizes) -> np.ndarray:

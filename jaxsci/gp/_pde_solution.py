@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._checks import checked_int
 from ._pde_operators import interpolate_grid, interpolate_points
+from .kernels._base import MAX_ORDER
 
 
 class PDESolution(eqx.Module):
@@ -56,6 +59,19 @@ class PDESolution(eqx.Module):
     def _sources(self):
         return self.sources if self.sources is not None else ((0,) * len(self.axes),)
 
+    @property
+    def max_orders(self) -> tuple[int, ...]:
+        """The highest derivative order `derivative` and `on_grid` accept on each axis: the
+        kernel's highest derivative order less the highest order of the weight fields (`sources`)
+        on that axis (collocation weights carry the equation's derivatives)."""
+        dtype = self.values.dtype
+        return tuple(
+            max(_kernel_order(k, dtype) - max(m[j] for m in self._sources), 0) for j, k in enumerate(self.kernels)
+        )
+
+    def _check_orders(self, orders):
+        return _check_orders(orders, self.max_orders)
+
     def _check_points(self, points, name="points"):
         points = jnp.asarray(points)
         d = len(self.axes)
@@ -68,9 +84,11 @@ class PDESolution(eqx.Module):
         return self.derivative(points, (0,) * len(self.axes))
 
     def derivative(self, points: Float[Array, "... d"], orders: tuple[int, ...]) -> Float[Array, "..."]:
-        """The derivative $\\partial^{\\text{orders}} u$ of the posterior mean at `points`."""
+        """The derivative $\\partial^{\\text{orders}} u$ of the posterior mean at `points`.
+
+        `orders` has one integer per axis, at most `max_orders[j]` on axis `j`."""
         points = self._check_points(points)
-        orders = _check_orders(orders, len(self.axes))
+        orders = self._check_orders(orders)
         flat = points.reshape(-1, points.shape[-1]).astype(self.values.dtype)
         out = sum(
             interpolate_points(self.kernels, self.axes, w, flat, orders, m) for m, w in zip(self._sources, self.weights)
@@ -82,14 +100,38 @@ class PDESolution(eqx.Module):
         if len(axes) != len(self.axes):
             raise ValueError(f"on_grid needs {len(self.axes)} axis arrays, got {len(axes)}")
         axes = tuple(jnp.asarray(a, self.values.dtype).reshape(-1) for a in axes)
-        orders = _check_orders(orders or (0,) * len(self.axes), len(self.axes))
+        orders = self._check_orders((0,) * len(self.axes) if orders is None else orders)
         return sum(
             interpolate_grid(self.kernels, self.axes, w, axes, orders, m) for m, w in zip(self._sources, self.weights)
         )
 
 
-def _check_orders(orders, d):
-    orders = tuple(int(a) for a in orders)
-    if len(orders) != d or any(a < 0 or a > 4 for a in orders):
-        raise ValueError(f"orders must be {d} ints in 0..4, got {orders!r}")
-    return orders
+def _check_orders(orders, limits):
+    """`orders` as a tuple of Python ints, one per axis, with `0 <= orders[j] <= limits[j]`; else a
+    `ValueError` that states the limits."""
+    message = (
+        f"orders must be one integer per axis ({len(limits)}), between 0 and max_orders = {tuple(limits)} for this "
+        f"solution (its kernels' highest derivative orders less those of its weight fields), got {orders!r}"
+    )
+    if isinstance(orders, (str, bytes)):
+        raise ValueError(message)
+    try:
+        orders = tuple(orders)
+    except TypeError:
+        raise ValueError(message) from None
+    if len(orders) != len(limits):
+        raise ValueError(message)
+    return tuple(checked_int(a, message, minimum=0, maximum=top) for a, top in zip(orders, limits))
+
+
+def _kernel_order(kernel, dtype) -> int:
+    """The highest derivative order of `kernel`'s profile (`MAX_ORDER` at most), found by
+    tracing `profile` at zero (the library's kernels raise `ValueError` for an order they lack;
+    any error of a user's kernel counts the same)."""
+    for order in range(MAX_ORDER, 0, -1):
+        try:
+            jax.eval_shape(lambda: kernel.profile(jnp.zeros((), dtype), order))
+        except Exception:  # noqa: BLE001  (a probe: an order the kernel cannot give is not available)
+            continue
+        return order
+    return 0

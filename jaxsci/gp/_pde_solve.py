@@ -8,13 +8,15 @@ from typing import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from .._checks import checked_int
+from .._checks import checked_int, runtime_check
 from ._pde_collocation import MAX_OBSERVATIONS, at_most_second_order, is_affine_pointwise
 from ._pde_collocation_fit import learn_window_kernels, solve_collocation, source_band, tracking_adam_step
 from ._pde_kernels import default_kernels, from_log_domain, to_log_domain
 from ._pde_map import gauss_newton_solve
+from ._pde_newton import DEFAULT_STEPS, warn_unconverged
 from ._pde_operators import (
     axis_cholesky,
     derivative_fields_by_solves,
@@ -82,9 +84,11 @@ def solve_pde(
       such as mixture weights, in the log domain) and $\log\tau_b, \log\tau_r$.
       `init="map"` starts $U$ from the exact MAP/Gauss-Newton solve below with the initial
       kernels; `init="zeros"` starts from zero as the reference code does.
-    - `method="map"`: kernels and precisions fixed; `gauss_newton_steps` Gauss-Newton steps,
-      each solving the normal equations by CG with Kronecker matrix-vector products and a
-      Kronecker-eigenbasis preconditioner. One step is the exact MAP for linear PDEs.
+    - `method="map"`: kernels and precisions fixed; Gauss-Newton steps, each solving the
+      normal equations by CG with Kronecker matrix-vector products and a Kronecker-eigenbasis
+      preconditioner. One step is the exact MAP for linear PDEs, and the iteration stops
+      there; a nonlinear residual is iterated until the solution converges (see
+      `gauss_newton_steps`).
 
     - `method="window"` (for grids too large for dense collocation): the kernels are fitted
       by the collocation marginal likelihood of the equation on a central block of at most
@@ -94,7 +98,7 @@ def solve_pde(
       enter), then `method="map"` runs on the full grid with them. On the paper's 2D 200^2 problem this reaches 1.9e-6 in
       16-20 s.
 
-    `refine=True` (Adam path) finishes with `gauss_newton_steps` MAP/Gauss-Newton solves in $U$
+    `refine=True` (Adam path) finishes with MAP/Gauss-Newton solves (`gauss_newton_steps`) in $U$
     at the learned kernels and precisions and keeps the result only if it lowers the training
     objective (for a linear PDE it is the exact minimiser in $U$).
 
@@ -131,8 +135,9 @@ def solve_pde(
     - `u_learning_rate`: Adam step size of the grid values $U$ (default `learning_rate`).
       After `init="map"` a small value keeps Adam's sign-like first steps from undoing the
       MAP start while the kernels and precisions adapt.
-    - `key`: optional PRNG key; jitters the initial frequencies when given.
-    - `precisions`: initial $(\tau_b, \tau_r)$ of the GP-HM paths. Default:
+    - `key`: optional PRNG key (`jax.random.key(seed)` or `jax.random.PRNGKey(seed)`); jitters
+      the initial frequencies of the string kernels when given.
+    - `precisions`: initial $(\tau_b, \tau_r)$ of the GP-HM paths, finite and positive. Default:
       $\tau_r = 10^8 / \overline{f^2}$ with $f$ the residual at $u = 0$ (the source), and
       $\tau_b = \max\big(10^8 / \max(\overline{g^2}, 1),\ 0.1\,\tau_r\,h^{-2a}\big)$ with $h$
       the smallest grid spacing and $a$ the equation's highest total derivative order: a
@@ -153,13 +158,28 @@ def solve_pde(
       be better (`SquaredExponential(0.2)`, the tour's 2D Poisson problem on 20^2: 2.0e-6
       against 2.5e-5). Collocation conditions on the equation at every point either way.
     - `learn_kernel`: train the kernel parameters (otherwise they stay fixed).
-    - `jitter`: relative diagonal jitter $\epsilon$ of every $K_j$ (default $10^{-10}$ in
-      float64, $10^{-5}$ in float32).
+    - `jitter`: relative diagonal jitter $\epsilon \ge 0$ (finite) of every $K_j$ (default
+      $10^{-10}$ in float64, $10^{-5}$ in float32).
+    - `gauss_newton_steps`: the largest number of Gauss-Newton steps (an integer $\ge 1$;
+      default 20), for collocation and for the GP-HM MAP solves (`"map"`, `"window"`'s final
+      solve, `init="map"`, `refine`). Each step linearises the residual at the current
+      solution and solves the linearised problem. The steps stop after the first one when
+      the linearisation does not move (an affine residual: that step was exact), once the
+      relative change $\|U_{k+1} - U_k\| / \|U_{k+1}\|$ falls below the tolerance
+      (`cg_tol`, or its default), or when the changes stop shrinking (from the third step on,
+      a change above half the previous one: the linear solves' noise floor). Every step's
+      change is recorded in `history["gauss_newton_change"]`. When the answer's iteration
+      (collocation, `"map"`, `"window"`) ends without converging (the limit reached with an
+      estimated remaining change $c_k^2 / c_{k-1}$ above the tolerance, or the changes
+      stalled above $\sqrt{\text{tol}}$), a `RuntimeWarning` says so. Under `jit`
+      the steps cannot stop early: all `gauss_newton_steps` run (one for an affine residual
+      when the default is used).
     - `cg_tol`, `cg_maxiter`: stopping rule of the MAP solve's CG: max-norm residual at most
-      `cg_tol` times the right-hand side's (default $10^{-8}$ in float64, $10^{-4}$ in
-      float32; the 1D dense solves ignore both), within `cg_maxiter` iterations (default
-      1000). For `"collocation"`, `cg_tol` is the tolerance of its linear solves (defaults
-      $10^{-12}$ and $10^{-6}$).
+      `cg_tol` (finite, positive) times the right-hand side's (default $10^{-8}$ in float64,
+      $10^{-4}$ in float32; the 1D dense solves ignore both), within `cg_maxiter` iterations
+      (an integer, default 1000). `cg_tol` is also the Gauss-Newton tolerance on the relative
+      change of the solution; for `"collocation"`, whose linear solves are dense, it is only
+      that (defaults $10^{-12}$ and $10^{-6}$).
     - `monitor`, `monitor_every`: optional `monitor(solution) -> scalar`, recorded in
       `history["monitor"]` (for reporting only; never used for selection).
 
@@ -167,14 +187,17 @@ def solve_pde(
     `solve_pde` itself is a driver (trace-time checks, Python-level setup) and is not meant
     to be wrapped in `jit`; its Adam loop and CG solves are compiled internally.
 
-    **Raises:** `ValueError` for bad arguments, including a kernel that is not $a$ times
+    **Raises:** `ValueError` for bad arguments (traced `precisions`, `jitter` or `cg_tol`
+    are checked by `equinox.error_if` when the program runs), including a complex residual or
+    boundary data, and a kernel that is not $a$ times
     mean-square differentiable (no derivative of order $2a$ at zero, e.g. `Matern32`) on an
     axis where the equation has derivatives of order $a \le 2$;
     `equinox.EquinoxRuntimeError` when the MAP solve that gives the answer (`"map"`, and
     `"window"`'s final solve) does not converge within `cg_maxiter` or is not finite. For
     example, float32 with a long-lengthscale smooth kernel on a fine 2D grid makes the kernel
     matrices numerically singular. (1D grids of up to 4096 points are solved densely,
-    without CG.)
+    without CG.) A Gauss-Newton iteration that does not converge warns (`RuntimeWarning`, see
+    `gauss_newton_steps`).
 
     **Example:**
 
@@ -207,11 +230,23 @@ def solve_pde(
         raise ValueError(f"select must be 'final' or 'min_loss', got {select!r}")
     if not isinstance(boundary_residual, bool):
         raise ValueError(f"boundary_residual must be True or False, got {boundary_residual!r}")
+    _check_key(key)
+    if gauss_newton_steps is not None:
+        gauss_newton_steps = checked_int(
+            gauss_newton_steps, f"gauss_newton_steps must be an integer >= 1, got {gauss_newton_steps!r}"
+        )
+    cg_maxiter = checked_int(cg_maxiter, f"cg_maxiter must be an integer >= 1, got {cg_maxiter!r}")
+    monitor_every = checked_int(monitor_every, f"monitor_every must be a positive integer, got {monitor_every!r}")
+    dtype = jnp.zeros(()).dtype
+    jitter = _checked_real(jitter, "jitter", 1e-10 if dtype == jnp.float64 else 1e-5, allow_zero=True)
+    if cg_tol is not None:
+        cg_tol = _checked_real(cg_tol, "cg_tol", None)
+    problem.check_residual(dtype)  # before anything evaluates the residual or the boundary data
     if method == "auto":
         if _fits_dense(problem):
             method = "collocation"
         else:  # the window fit + one MAP solve is exact for affine pointwise residuals only
-            affine = is_affine_pointwise(problem, jnp.zeros(()).dtype)
+            affine = _is_affine(problem, dtype)
             method = "window" if affine and at_most_second_order(problem) else "adam"
     by_likelihood = method in ("collocation", "window")
     if num_steps is None:
@@ -219,16 +254,13 @@ def solve_pde(
     if learning_rate is None:
         learning_rate = 0.05 if by_likelihood else 1e-2
     min_steps = 1 if method == "adam" else 0  # GP-HM's Adam needs a step; "map" takes none
-    if int(num_steps) < min_steps:
-        raise ValueError(f"num_steps must be >= {min_steps} for method={method!r}, got {num_steps}")
-    if int(monitor_every) < 1:
-        raise ValueError(f"monitor_every must be positive, got {monitor_every}")
-    if not float(learning_rate) > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate}")
-    dtype = jnp.zeros(()).dtype
-    problem.check_residual(dtype)
-    jitter = float(jitter if jitter is not None else (1e-10 if dtype == jnp.float64 else 1e-5))
-    fits_window = method == "window" and learn_kernel and int(num_steps) > 0
+    num_steps = checked_int(
+        num_steps, f"num_steps must be >= {min_steps} for method={method!r} (an integer), got {num_steps!r}", min_steps
+    )
+    learning_rate = _checked_real(learning_rate, "learning_rate", None, concrete=True)
+    if u_learning_rate is not None:
+        u_learning_rate = _checked_real(u_learning_rate, "u_learning_rate", None, concrete=True)
+    fits_window = method == "window" and learn_kernel and num_steps > 0
     if fits_window and max_frequency is None and isinstance(kernel, str):
         band = source_band(problem, dtype)  # the window spans the domain when the source is smooth
         nyquist = min(0.5 / float(h) for h in problem.spacings)
@@ -240,27 +272,29 @@ def solve_pde(
         return solve_collocation(
             problem,
             kernels,
-            num_steps=int(num_steps),
-            learning_rate=float(learning_rate),
+            num_steps=num_steps,
+            learning_rate=learning_rate,
             learn_kernel=learn_kernel,
             select=select,
             nugget=nugget,
-            gauss_newton_steps=20 if gauss_newton_steps is None else int(gauss_newton_steps),
-            tol=float(cg_tol if cg_tol is not None else (1e-12 if dtype == jnp.float64 else 1e-6)),
+            gauss_newton_steps=DEFAULT_STEPS if gauss_newton_steps is None else gauss_newton_steps,
+            tol=cg_tol if cg_tol is not None else (1e-12 if dtype == jnp.float64 else 1e-6),
             dtype=dtype,
         )
-    gauss_newton_steps = 1 if gauss_newton_steps is None else int(gauss_newton_steps)
+    if gauss_newton_steps is None:  # an affine residual stops after one (exact) step...
+        # ...which needs concrete values: under jit the loop runs every step, so ask up front
+        traced = isinstance(problem.points(dtype), jax.core.Tracer)
+        gauss_newton_steps = 1 if traced and _is_affine(problem, dtype) else DEFAULT_STEPS
     taus = _initial_precisions(problem, precisions, dtype)
     u0 = jnp.zeros(problem.grid_sizes, dtype)
     history = {}
     if method == "window":
         window = checked_int(window, f"window must be an integer >= 3 (points per axis), got {window!r}", 3)
         nugget = _nugget(nugget, dtype, 1e-10)
-        if learn_kernel and int(num_steps) > 0:
+        if fits_window:
             kernels, history["window_loss"] = learn_window_kernels(
-                problem, kernels, window=window, max_frequency=max_frequency, num_steps=int(num_steps),
-                learning_rate=float(learning_rate),
-                nugget=nugget, select=select, dtype=dtype,
+                problem, kernels, window=window, max_frequency=max_frequency, num_steps=num_steps,
+                learning_rate=learning_rate, nugget=nugget, select=select, dtype=dtype,
             )
         method = "map"
     if method == "map" or init == "map":
@@ -268,18 +302,20 @@ def solve_pde(
             problem, kernels, u0, taus, jitter, num_steps=gauss_newton_steps, tol=cg_tol, maxiter=cg_maxiter,
             boundary_residual=boundary_residual,
         )
-        converged = info.pop("converged")
+        converged, newton = info.pop("converged"), info.pop("newton_converged")
         history.update(info)
     if method == "map":
         # the MAP solve is the answer here: never return it silently unconverged or non-finite
-        u0 = eqx.error_if(u0, ~converged, _MAP_FAILED)
+        if not _traced(converged) and not bool(converged):
+            newton = None  # the error below says more than the warning would
+        warn_unconverged(newton, history["gauss_newton_change"], gauss_newton_steps, "map")
+        u0 = runtime_check(u0, ~converged, _MAP_FAILED)
         return _solution(problem, kernels, u0, jnp.log(taus), jitter, history)
     params = (u0, tuple(to_log_domain(k) for k in kernels) if learn_kernel else kernels, jnp.log(taus))
     trainable = (True, _kernel_spec(params[1], learn_kernel), True)
-    rates = (float(learning_rate if u_learning_rate is None else u_learning_rate), float(learning_rate))
+    rates = (learning_rate if u_learning_rate is None else u_learning_rate, learning_rate)
     params, record = _adam(
-        problem, params, trainable, jitter, int(num_steps), rates, select, monitor, int(monitor_every),
-        boundary_residual,
+        problem, params, trainable, jitter, num_steps, rates, select, monitor, monitor_every, boundary_residual
     )
     u, kernels, log_taus = params
     kernels = from_log_domain(kernels)
@@ -371,10 +407,57 @@ def _solution(problem, kernels, u, log_taus, jitter, history):
 def _nugget(nugget, dtype, default64: float) -> float:
     """The relative nugget of the marginal-likelihood fits: the given one (positive), else
     `default64` in float64 and 1e-4 in float32."""
-    nugget = float(nugget if nugget is not None else (default64 if dtype == jnp.float64 else 1e-4))
-    if not nugget > 0:
-        raise ValueError(f"nugget must be positive, got {nugget}")
-    return nugget
+    return _checked_real(nugget, "nugget", default64 if dtype == jnp.float64 else 1e-4, concrete=True)
+
+
+def _traced(value) -> bool:
+    return any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(value))
+
+
+def _checked_real(value, name: str, default, *, allow_zero: bool = False, concrete: bool = False):
+    """`value` (or `default` when it is None) as a Python float that is finite and positive (or
+    non-negative, `allow_zero`), else a `ValueError` naming `name`. A traced scalar (unless
+    `concrete`, for options read in Python) is returned as an array that raises the same
+    message through `runtime_check` (`equinox.error_if`) when the program runs."""
+    value = default if value is None else value
+    bound = "non-negative" if allow_zero else "positive"
+    message = f"{name} must be a finite {bound} real number, got {value!r}"
+    if _traced(value) and concrete:
+        raise ValueError(f"{name} must be a concrete number, not a traced value: got {value!r}")
+    if _traced(value):
+        array = jnp.asarray(value)
+        if array.shape != () or not jnp.issubdtype(array.dtype, jnp.floating):
+            raise ValueError(message)
+        bad = ~jnp.isfinite(array) | ((array < 0) if allow_zero else (array <= 0))
+        return runtime_check(array, bad, message)
+    try:
+        array = np.asarray(value)
+        number = float(array) if array.shape == () and array.dtype.kind in "iuf" else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise ValueError(message)
+    return number
+
+
+def _check_key(key) -> None:
+    """A `ValueError` naming `key` unless it is None or one PRNG key (`jax.random.key(seed)`, or
+    the raw `jax.random.PRNGKey(seed)`)."""
+    if key is None:
+        return
+    try:
+        jax.eval_shape(lambda k: jax.random.split(k, 2), key)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"key must be a single PRNG key, e.g. jax.random.key(0) or jax.random.PRNGKey(0), got {key!r}"
+        ) from None
+
+
+def _is_affine(problem, dtype) -> bool:
+    """`is_affine_pointwise`, evaluated eagerly even when `solve_pde` is traced (it depends only
+    on the problem, never on traced arguments)."""
+    with jax.ensure_compile_time_eval():
+        return is_affine_pointwise(problem, dtype)
 
 
 def _fits_dense(problem) -> bool:
@@ -401,10 +484,19 @@ def _initial_precisions(problem, precisions, dtype):
         grid_scale = min(problem.spacings) ** (-2 * order)
         tau_b = jnp.minimum(jnp.maximum(1e8 / bscale, 0.1 * grid_scale * tau_r), 1e-6 * jnp.finfo(dtype).max)
         return jnp.stack([tau_b, tau_r]).astype(dtype)
-    taus = jnp.asarray(precisions, dtype)
-    if taus.shape != (2,):
-        raise ValueError(f"precisions must be a pair (boundary, residual), got shape {taus.shape}")
-    return taus
+    message = f"precisions must be a pair of finite positive numbers (boundary, residual), got {precisions!r}"
+    if _traced(precisions):
+        taus = jnp.asarray(precisions, dtype)
+        if taus.shape != (2,) or not jnp.issubdtype(taus.dtype, jnp.floating):
+            raise ValueError(message)
+        return runtime_check(taus, ~jnp.all(jnp.isfinite(taus) & (taus > 0)), message)
+    try:
+        taus = np.asarray(precisions)
+    except (TypeError, ValueError):
+        raise ValueError(message) from None
+    if taus.shape != (2,) or taus.dtype.kind not in "iuf" or not np.all(np.isfinite(taus) & (taus > 0)):
+        raise ValueError(message)
+    return jnp.asarray(taus, dtype)
 
 
 def _check_smoothness(kernels, problem, dtype) -> None:
