@@ -11,13 +11,15 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float, Inexact
 
+from .._checks import checked_int
 from ._registration import register_operator
 
 
 def _check_shape(shape) -> tuple[int, ...]:
-    if not isinstance(shape, Sequence) or len(shape) == 0 or not all(isinstance(n, int) and n >= 1 for n in shape):
-        raise ValueError(f"`shape` must be a non-empty tuple of positive ints, got {shape!r}")
-    return tuple(shape)
+    message = f"`shape` must be a non-empty tuple of positive ints, got {shape!r}"
+    if not isinstance(shape, Sequence) or isinstance(shape, str) or len(shape) == 0:
+        raise ValueError(message)
+    return tuple(checked_int(n, message) for n in shape)
 
 
 class FourierMultiplier(lx.AbstractLinearOperator):

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
+from .._checks import checked_int
 from .._types import PRNGKey
 from ._matvec import flat_matvec
 from ._probes import check_sampler, probes
@@ -109,10 +110,8 @@ def trace(
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}")
     check_sampler(sampler)
-    if not isinstance(num_matvecs, int) or num_matvecs < _MIN_MATVECS[method]:
-        raise ValueError(
-            f"`num_matvecs` must be an int >= {_MIN_MATVECS[method]} for method={method!r}, got {num_matvecs!r}"
-        )
+    message = f"`num_matvecs` must be an int >= {_MIN_MATVECS[method]} for method={method!r}, got {num_matvecs!r}"
+    num_matvecs = checked_int(num_matvecs, message, _MIN_MATVECS[method])
     mv = flat_matvec(matvec, like)
     n, dtype = mv.size, mv.dtype
     if method == "hutchinson":

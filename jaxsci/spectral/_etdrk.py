@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Complex
 
+from .._checks import checked_int
 from ._pde import AbstractPDE, coefficient, constant_source, is_coupled, paired_pde
 from ._phi import phi_functions, phi_functions_matrix
 from ._stepper import AbstractSpectralStepper
@@ -83,8 +84,7 @@ class ETDRK(AbstractSpectralStepper):
     ):
         if not isinstance(pde, AbstractPDE):
             raise TypeError(f"`pde` must be an AbstractPDE, got {type(pde).__name__}.")
-        if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order <= 4:
-            raise ValueError(f"`order` must be an integer in 0..4, got {order!r}.")
+        order = checked_int(order, f"`order` must be an integer in 0..4, got {order!r}.", 0, 4)
         if scheme not in _SCHEMES:
             raise ValueError(f"`scheme` must be one of {_SCHEMES}, got {scheme!r}.")
         if dealiasing is not None and not 0 < dealiasing <= 1:

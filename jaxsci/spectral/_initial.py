@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from .._checks import checked_int
 from .._types import PRNGKey
 from ._domain import PeriodicDomain, require_unpaired
 
@@ -42,8 +43,7 @@ def random_fourier_series(
     assert u0.shape == (1, 64) and jnp.allclose(jnp.sqrt(jnp.mean(u0**2)), 1.0)   # unit RMS
     ```
     """
-    if not isinstance(max_wavenumber, int) or max_wavenumber < 1:
-        raise ValueError(f"`max_wavenumber` must be a positive int, got {max_wavenumber!r}.")
+    max_wavenumber = checked_int(max_wavenumber, f"`max_wavenumber` must be a positive int, got {max_wavenumber!r}.")
     if max_wavenumber >= min(domain.shape) // 2:
         raise ValueError(f"`max_wavenumber` must be below N/2 = {min(domain.shape) // 2}.")
     mask = np.ones(domain.fourier_shape(), bool)
