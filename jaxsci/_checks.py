@@ -24,10 +24,7 @@ def as_index(value) -> int | None:
 
 def positive_int(value, name: str) -> int:
     """`value` as a Python int >= 1 (`as_index`), else a `ValueError` naming `name`."""
-    number = as_index(value)
-    if number is None or number < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
-    return number
+    return checked_int(value, f"`{name}` must be a positive int, got {value!r}.")
 
 
 def checked_int(value, message: str, minimum: int = 1, maximum: int | None = None) -> int:
@@ -74,3 +71,16 @@ def runtime_check(x, bad, message: str):
     if any(varies_over_devices(leaf) for leaf in jax.tree.leaves((x, bad))):
         return x
     return eqx.error_if(x, bad, message)
+
+
+def checked(value, bad, message: str):
+    """`value`, validated by the boolean `bad` (computed from it with `jnp`).
+
+    For concrete values a true `bad` raises `ValueError(f"{message}, got {value}.")` at once;
+    for traced ones (inside `jit`/`vmap`/`grad`) it is checked when the program runs
+    (`runtime_check`, with `message + "."`)."""
+    if isinstance(bad, jax.core.Tracer):
+        return runtime_check(value, bad, message + ".")
+    if bool(bad):
+        raise ValueError(f"{message}, got {np.asarray(value)}.")
+    return value

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import lineax as lx
 
 from .. import linalg
-from .._checks import checked_int, runtime_check
+from .._checks import checked, checked_int
 from .._types import Array, Float, PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
@@ -65,14 +65,11 @@ def _density(nodes, weights, num_points, sigma):
 
 
 def _check_sigma(sigma):
-    """A concrete `sigma` is checked here; a traced one by `error_if` in the jitted part."""
-    message = f"`sigma` must be a positive finite real scalar or None, got {sigma!r}."
+    """`sigma` as a real scalar array, positive and finite (`checked`: at once when concrete)."""
     value = jnp.asarray(sigma)
     if value.shape != () or not jnp.issubdtype(value.dtype, jnp.number) or jnp.iscomplexobj(value):
-        raise ValueError(message)
-    if not isinstance(value, jax.core.Tracer) and not (jnp.isfinite(value) and value > 0):
-        raise ValueError(message)
-    return value
+        raise ValueError(f"`sigma` must be a positive finite real scalar or None, got {sigma!r}.")
+    return checked(value, ~(jnp.isfinite(value) & (value > 0)), "`sigma` must be positive and finite")
 
 
 def spectral_density(
@@ -135,8 +132,6 @@ def spectral_density(
 
 @eqx.filter_jit
 def _spectral_density(op, key, num_probes, num_steps, points, sigma, blocks):
-    if sigma is not None:
-        sigma = runtime_check(sigma, ~(jnp.isfinite(sigma) & (sigma > 0)), "`sigma` must be positive and finite")
     parts = make_blocks(blocks, op.in_structure())
     if parts is None:
         targets = [(None, matvec_of(op), op.in_structure())]

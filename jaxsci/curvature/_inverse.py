@@ -6,10 +6,9 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
-import numpy as np
 
 from .. import linalg
-from .._checks import checked_int, runtime_check
+from .._checks import checked, checked_int
 from ._base import AbstractCurvatureOperator, check_vector, matvec_of
 
 
@@ -72,12 +71,8 @@ def _check_damping(damping):
     damping = jnp.asarray(damping)
     if jnp.ndim(damping) != 0:
         raise ValueError(f"`damping` must be a scalar, got shape {jnp.shape(damping)}.")
-    bad = "`damping` must be finite and > 0 (M-FAC solves with M = damping * I + G^T G / m)"
-    if isinstance(damping, jax.core.Tracer):
-        return runtime_check(damping, ~(jnp.isfinite(damping) & (damping > 0)), bad + ".")
-    if not (np.isfinite(np.asarray(damping)) and np.asarray(damping) > 0):
-        raise ValueError(f"{bad}, got {np.asarray(damping)}.")
-    return damping
+    bad = ~(jnp.isfinite(damping) & (damping > 0))
+    return checked(damping, bad, "`damping` must be finite and > 0 (M-FAC solves with M = damping * I + G^T G / m)")
 
 
 def _stack_dot(grads, v):

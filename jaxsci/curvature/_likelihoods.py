@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import runtime_check
+from .._checks import checked, runtime_check
 from .._types import Array, Float, PRNGKey
 
 
@@ -23,13 +23,8 @@ def _check_targets(targets, expected: tuple, what: str):
 def _check_sigma(sigma):
     """`sigma` as an array: concrete values must be finite and > 0; traced ones get `equinox.error_if`."""
     sigma = jnp.asarray(sigma)
-    bad = "`sigma` (the Gaussian noise standard deviation) must be finite and > 0"
-    if isinstance(sigma, jax.core.Tracer):
-        return runtime_check(sigma, ~jnp.all(jnp.isfinite(sigma) & (sigma > 0)), bad + ".")
-    value = np.asarray(sigma)
-    if not np.all(np.isfinite(value) & (value > 0)):
-        raise ValueError(f"{bad}, got {value}.")
-    return sigma
+    bad = ~jnp.all(jnp.isfinite(sigma) & (sigma > 0))
+    return checked(sigma, bad, "`sigma` (the Gaussian noise standard deviation) must be finite and > 0")
 
 
 def _check_labels(targets, num_classes: int):

@@ -9,7 +9,7 @@ import lineax as lx
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import filter_jit_ints, runtime_check
+from .._checks import checked, filter_jit_ints
 from .._types import Array, Float, PRNGKey
 from ._eigenvalues import eigenvalues
 from ._trace import _check_op, trace
@@ -107,14 +107,10 @@ def stability(
 def _check_learning_rate(learning_rate):
     """A concrete $\\eta$ must be finite and > 0 (else `ValueError`); a traced one is checked with
     `equinox.error_if`. With $\\eta \\le 0$ the threshold $2/\\eta$ is inf or negative."""
-    bad = "`learning_rate` must be finite and > 0 (the threshold is 2 / learning_rate)"
-    if isinstance(learning_rate, jax.core.Tracer):
-        ok = jnp.all(jnp.isfinite(learning_rate) & (learning_rate > 0))
-        return runtime_check(learning_rate, ~ok, bad + ".")
-    value = np.asarray(learning_rate)
-    if not (np.issubdtype(value.dtype, np.number) and np.all(np.isfinite(value) & (value > 0))):
-        raise ValueError(f"{bad}, got {value}.")
-    return learning_rate
+    message = "`learning_rate` must be finite and > 0 (the threshold is 2 / learning_rate)"
+    if not isinstance(learning_rate, jax.core.Tracer) and not np.issubdtype(np.asarray(learning_rate).dtype, np.number):
+        raise ValueError(f"{message}, got {np.asarray(learning_rate)}.")
+    return checked(learning_rate, ~jnp.all(jnp.isfinite(learning_rate) & (learning_rate > 0)), message)
 
 
 @filter_jit_ints

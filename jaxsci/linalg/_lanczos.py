@@ -7,7 +7,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
-from .._checks import checked_int, runtime_check
+from .._checks import checked, checked_int
 from .._numerics import safe_norm
 from ._matvec import FlatMatvec, flat_matvec
 
@@ -113,13 +113,8 @@ def lanczos(matvec, v0: PyTree, num_steps: int) -> tuple[Float[Array, " k"], Flo
     mv = flat_matvec(matvec, like)
     num_steps = check_steps(num_steps, mv.size)
     flat = jax.flatten_util.ravel_pytree(like)[0].astype(mv.dtype)
-    zero = ~jnp.any(flat != 0)
     message = "`v0` must be a nonzero vector (a zero start vector spans no Krylov space)"
-    if not isinstance(zero, jax.core.Tracer):
-        if bool(zero):
-            raise ValueError(message + ".")
-    else:
-        flat = runtime_check(flat, zero, message)
+    flat = checked(flat, ~jnp.any(flat != 0), message)
     alphas, betas, basis = lanczos_flat(mv, flat, num_steps)
     return alphas, betas, mv.unravel_rows(basis)
 
