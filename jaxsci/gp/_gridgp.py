@@ -292,12 +292,10 @@ class GridGP(eqx.Module):
         return orders
 
     def _with_checked_noise(self) -> GridGP:
-        """The model, with a traced `noise` checked (>= 0, finite) when the program runs."""
-        if not isinstance(self.noise, jax.core.Tracer):
-            return self  # checked in __init__
-        bad = ~(jnp.isfinite(self.noise) & (self.noise >= 0))
-        noise = runtime_check(self.noise, bad, "GridGP: `noise` must be >= 0")
-        return eqx.tree_at(lambda m: m.noise, self, noise)
+        """The model with `noise` checked again (>= 0, finite): `__init__` is bypassed when a model
+        is rebuilt from its leaves (`jit` arguments, `eqx.tree_at`). A traced value is checked when
+        the program runs."""
+        return eqx.tree_at(lambda m: m.noise, self, as_parameter("noise", self.noise, positive=False))
 
 
 def _check_solver_options(tol, maxiter):

@@ -4,6 +4,7 @@ References: dense kernel matrices built pair by pair from `kernel.derivative` (n
 code), dense Cholesky solves, central finite differences, and `vmap` for the sharded runs.
 """
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -167,3 +168,13 @@ def test_nearly_uniform_grid_uses_its_own_coordinates(x64):
     np.testing.assert_allclose(jax.jit(lambda x: GridGP((x,), Matern52(0.3), noise=0.1).log_marginal_likelihood(y))(x),
                                ref, rtol=1e-12)
     assert GridGP((jnp.linspace(0.0, 1.0, 20, dtype=jnp.float32),), Matern52(0.3)).uniform == (True,)
+
+
+def test_noise_set_around_init_is_checked(getkey):
+    # eqx.tree_at and jit arguments rebuild the model without __init__; the methods check again
+    gp, y, mask = _problem(getkey(), 0.1)
+    bad = eqx.tree_at(lambda m: m.noise, gp, jnp.asarray(-0.1))
+    with pytest.raises(ValueError, match="noise"):
+        bad.posterior(y, mask)
+    with pytest.raises(Exception, match="noise"):
+        jax.jit(lambda m: m.posterior(y, mask)[0])(bad).block_until_ready()
