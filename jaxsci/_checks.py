@@ -7,6 +7,7 @@ import operator
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -37,20 +38,34 @@ def checked_int(value, message: str, minimum: int = 1, maximum: int | None = Non
 
 
 def filter_jit_ints(fn):
-    """`equinox.filter_jit(fn)`, called with NumPy integer scalars turned into Python ints.
+    """`equinox.filter_jit(fn)`, called with integer scalars turned into Python ints.
 
-    `filter_jit` traces NumPy scalars like arrays, so `num_matvecs=np.int64(20)` would arrive as
-    a tracer where a static count is needed (a loop length, a shape). Python ints stay static."""
+    `filter_jit` traces NumPy scalars and JAX arrays, so `num_matvecs=np.int64(20)` or
+    `k=jnp.array(2)` would arrive as a tracer where a static count is needed (a loop length, a
+    shape). NumPy integers and concrete 0-d JAX integer arrays (not bools, not tracers) become
+    Python ints, which stay static; everything else is passed on unchanged."""
     jitted = eqx.filter_jit(fn)
 
     def to_int(value):
-        return int(value) if isinstance(value, np.integer) else value
+        if isinstance(value, np.integer) or _is_concrete_jax_int(value):
+            return int(value)
+        return value
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         return jitted(*map(to_int, args), **{name: to_int(value) for name, value in kwargs.items()})
 
     return wrapper
+
+
+def _is_concrete_jax_int(value) -> bool:
+    """Whether `value` is a 0-d JAX integer array with a known value (not a tracer, not a bool)."""
+    return (
+        isinstance(value, jax.Array)
+        and not isinstance(value, jax.core.Tracer)
+        and value.ndim == 0
+        and jnp.issubdtype(value.dtype, jnp.integer)
+    )
 
 
 def varies_over_devices(x) -> bool:
@@ -78,8 +93,12 @@ def checked(value, bad, message: str):
 
     For concrete values a true `bad` raises `ValueError(f"{message}, got {value}.")` at once;
     for traced ones (inside `jit`/`vmap`/`grad`) it is checked when the program runs
-    (`runtime_check`, with `message + "."`)."""
+    (`runtime_check`, with `message + "."`). Under `jit`, `jnp` stages even operations on a
+    Python number, so `bad` can be traced while `value` is a plain number: the value is then
+    returned as an array (`error_if` needs one to attach the check to)."""
     if isinstance(bad, jax.core.Tracer):
+        if not isinstance(value, jax.Array):
+            value = jnp.asarray(value)
         return runtime_check(value, bad, message + ".")
     if bool(bad):
         raise ValueError(f"{message}, got {np.asarray(value)}.")

@@ -10,6 +10,7 @@ import lineax as lx
 from .. import linalg
 from .._checks import checked, checked_int
 from ._base import AbstractCurvatureOperator, check_vector, matvec_of
+from ._tree import check_like
 
 
 def damped_solve(
@@ -32,8 +33,10 @@ def damped_solve(
 
     - `op`: a curvature operator (any symmetric lineax operator).
     - `b`: right-hand side, shaped like the parameters (e.g. the gradient).
-    - `damping`: $\\lambda \\ge 0$ (an array leaf: differentiable).
-    - `tol`, `maxiter`, `preconditioner`: passed to `jaxsci.linalg.cg`.
+    - `damping`: $\\lambda \\ge 0$, a finite scalar (an array leaf: differentiable; a traced
+      value is checked with `equinox.error_if`). It acts in each parameter leaf's dtype.
+    - `tol`, `maxiter`, `preconditioner`: passed to `jaxsci.linalg.cg` (`tol` may be traced).
+      A NaN in the operator or `b` raises an error there, not a zero solution.
 
     **Returns:**
 
@@ -56,23 +59,26 @@ def damped_solve(
         raise TypeError(f"`op` must be a lineax operator, got {type(op).__name__}.")
     if isinstance(op, AbstractCurvatureOperator):
         b = check_vector(op, b, "b")
-    if isinstance(damping, (int, float)) and damping < 0:
-        raise ValueError(f"`damping` must be >= 0, got {damping}.")
-    damping = jnp.asarray(damping)
+    damping = _check_damping(damping, positive=False)
     op_mv = matvec_of(op)
-    mv = lambda v: jax.tree.map(lambda a, x: a + damping * x, op_mv(v), v)
+    # the damping in each leaf's dtype: a float64 (or float32 for bfloat16 parameters) damping
+    # would promote the product, which lineax then rejects as a different output structure
+    mv = lambda v: jax.tree.map(lambda a, x: a + damping.astype(x.dtype) * x, op_mv(v), v)
     damped = lx.FunctionLinearOperator(mv, op.in_structure(), lx.positive_semidefinite_tag)
     return linalg.cg(damped, b, tol=tol, maxiter=maxiter, preconditioner=preconditioner)
 
 
-def _check_damping(damping):
-    """M-FAC's $\\lambda$ as a scalar array: a concrete value must be finite and > 0 (else
-    `ValueError`); a traced one is checked when the program runs, with `equinox.error_if`."""
+def _check_damping(damping, positive: bool = True):
+    """$\\lambda$ as a scalar array: a concrete value must be finite and > 0 (M-FAC) or >= 0
+    (`damped_solve`), else `ValueError`; a traced one is checked when the program runs, with
+    `equinox.error_if`. A NaN damping would otherwise reach CG as a silent zero solution."""
     damping = jnp.asarray(damping)
     if jnp.ndim(damping) != 0:
         raise ValueError(f"`damping` must be a scalar, got shape {jnp.shape(damping)}.")
-    bad = ~(jnp.isfinite(damping) & (damping > 0))
-    return checked(damping, bad, "`damping` must be finite and > 0 (M-FAC solves with M = damping * I + G^T G / m)")
+    if positive:
+        bad = ~(jnp.isfinite(damping) & (damping > 0))
+        return checked(damping, bad, "`damping` must be finite and > 0 (M-FAC solves with M = damping * I + G^T G / m)")
+    return checked(damping, ~(jnp.isfinite(damping) & (damping >= 0)), "`damping` must be finite and >= 0")
 
 
 def _stack_dot(grads, v):
@@ -126,6 +132,8 @@ class MFAC(eqx.Module):
     def __init__(self, like, window: int, damping, *, grads=None, gram=None, count=None):
         window = checked_int(window, f"`window` must be a positive int, got {window!r}.")
         if grads is None:  # a fresh window; `update` passes on the damping checked here
+            if not jax.tree.leaves(like):
+                raise ValueError("`like` has no array leaves: M-FAC needs a gradient with at least one entry.")
             damping = _check_damping(damping)
             grads = jax.tree.map(lambda x: jnp.zeros((window,) + tuple(x.shape), x.dtype), like)
             dtype = jax.tree.leaves(grads)[0].dtype
@@ -137,8 +145,19 @@ class MFAC(eqx.Module):
     def window(self) -> int:
         return jax.tree.leaves(self.grads)[0].shape[0]
 
+    def _like(self):
+        """The structure of one gradient (the window's without its leading axis)."""
+        return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape[1:], s.dtype), self.grads)
+
+    def _check(self, v, name: str):
+        """`v` shaped like one gradient (else `ValueError` naming `name`), cast to its dtypes."""
+        like = self._like()
+        check_like(v, like, name)
+        return jax.tree.map(lambda x, s: jnp.asarray(x, s.dtype), v, like)
+
     def update(self, g) -> "MFAC":
         """Replace the oldest gradient in the window with `g` ($O(dm)$)."""
+        g = self._check(g, "g")
         slot = self.count % self.window
         grads = jax.tree.map(lambda s, x: s.at[slot].set(x), self.grads, g)
         row = _stack_dot(grads, g)
@@ -150,13 +169,20 @@ class MFAC(eqx.Module):
         return 1.0 / jnp.maximum(filled, 1).astype(self.gram.dtype)
 
     def mv(self, v):
-        """$M v = \\lambda v + c\\, G^\\top (G v)$."""
+        """$M v = \\lambda v + c\\, G^\\top (G v)$, in the dtype of the gradients."""
+        v = self._check(v, "v")
         w = self._scale() * _stack_dot(self.grads, v)
-        return jax.tree.map(lambda x, y: self.damping * x + y, v, _stack_tdot(self.grads, w))
+        return jax.tree.map(lambda x, y: self.damping.astype(x.dtype) * x + y, v, _stack_tdot(self.grads, w))
 
     def solve(self, v):
         """$M^{-1} v$ by Woodbury: $O(dm)$ plus an $O(m^3)$ factor of the $m \\times m$ system."""
-        inner = self.gram + (self.damping / self._scale()) * jnp.eye(self.window, dtype=self.gram.dtype)
+        v = self._check(v, "v")
+        # the m x m system in at least float32 (no Cholesky in bfloat16), the result in the
+        # gradients' dtype: a float64 damping must not promote it
+        dtype = self.gram.dtype
+        wide = jnp.promote_types(dtype, jnp.float32)
+        damping = self.damping.astype(wide)
+        inner = self.gram.astype(wide) + (damping / self._scale().astype(wide)) * jnp.eye(self.window, dtype=wide)
         factor = jax.scipy.linalg.cho_factor(inner)
-        w = jax.scipy.linalg.cho_solve(factor, _stack_dot(self.grads, v))
-        return jax.tree.map(lambda x, y: (x - y) / self.damping, v, _stack_tdot(self.grads, w))
+        w = jax.scipy.linalg.cho_solve(factor, _stack_dot(self.grads, v).astype(wide)).astype(dtype)
+        return jax.tree.map(lambda x, y: (x - y) / damping.astype(x.dtype), v, _stack_tdot(self.grads, w))

@@ -21,8 +21,12 @@ def _check_targets(targets, expected: tuple, what: str):
 
 
 def _check_sigma(sigma):
-    """`sigma` as an array: concrete values must be finite and > 0; traced ones get `equinox.error_if`."""
+    """`sigma` as a scalar array: concrete values must be finite and > 0; traced ones get
+    `equinox.error_if`. A vector would broadcast along different axes in `nll` (the batch) and
+    in `output_fisher_mv` (the outputs), a silently wrong Fisher, so it is a `ValueError`."""
     sigma = jnp.asarray(sigma)
+    if jnp.ndim(sigma) != 0:
+        raise ValueError(f"`sigma` must be a scalar (one noise level for every output), got shape {jnp.shape(sigma)}.")
     bad = ~jnp.all(jnp.isfinite(sigma) & (sigma > 0))
     return checked(sigma, bad, "`sigma` (the Gaussian noise standard deviation) must be finite and > 0")
 
@@ -109,7 +113,8 @@ class Gaussian(AbstractExactLikelihood):
 
     **Arguments:**
 
-    - `sigma`: the noise standard deviation, $> 0$ (an array leaf, differentiable).
+    - `sigma`: the noise standard deviation, a scalar $> 0$ (an array leaf, differentiable). It
+      acts in the dtype of the outputs, so a float32 `sigma` keeps bfloat16 outputs bfloat16.
 
     Targets have the shape of the outputs: for a model with one output per example,
     outputs `(N, 1)` need targets `(N, 1)`, not `(N,)` (a `ValueError` otherwise).
@@ -137,11 +142,15 @@ class Gaussian(AbstractExactLikelihood):
         axes = tuple(range(1, jnp.ndim(outputs)))
         dim = outputs[0].size
         sq = jnp.sum((targets - outputs) ** 2, axis=axes)
-        return 0.5 * sq / self.sigma**2 + 0.5 * dim * jnp.log(2 * jnp.pi * self.sigma**2)
+        var = self.sigma.astype(sq.dtype) ** 2
+        return 0.5 * sq / var + 0.5 * dim * jnp.log(2 * jnp.pi * var)
 
     def sample(self, key, outputs):
-        noise = jax.random.normal(key, jnp.shape(outputs), jnp.result_type(outputs))
-        return outputs + self.sigma * noise
+        dtype = jnp.result_type(outputs)
+        noise = jax.random.normal(key, jnp.shape(outputs), dtype)
+        return outputs + self.sigma.astype(dtype) * noise
 
     def output_fisher_mv(self, outputs, u):
-        return u / self.sigma**2
+        # sigma in the dtype of `u`: a wider sigma would change the dtype of the cotangent
+        # that Fisher.mv pulls back through the model (a TypeError in `vjp`)
+        return u / self.sigma.astype(jnp.result_type(u)) ** 2

@@ -9,7 +9,7 @@ import lineax as lx
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._checks import checked, filter_jit_ints
+from .._checks import checked, filter_jit_ints, positive_int
 from .._types import Array, Float, PRNGKey
 from ._eigenvalues import eigenvalues
 from ._trace import _check_op, trace
@@ -73,11 +73,11 @@ def stability(
     **Arguments:**
 
     - `op`: the curvature at the current parameters.
-    - `learning_rate`: $\\eta > 0$.
+    - `learning_rate`: $\\eta > 0$ (a float or array; a new value does not recompile).
     - `key`: random key (Lanczos start, Hutchinson probes).
     - `grad`: the current gradient, for the alignment measurement (optional; a pytree
       shaped like the parameters).
-    - `batch_size`: $B$ for the SGD trace bound (optional).
+    - `batch_size`: $B$ for the SGD trace bound (optional; a positive int).
     - `k`: size of the top eigenspace for the alignment.
     - `num_matvecs`, `trace_matvecs`: budgets of the eigenvalue and trace estimates.
 
@@ -99,6 +99,8 @@ def stability(
     """
     _check_op(op)
     learning_rate = _check_learning_rate(learning_rate)
+    if batch_size is not None:  # 0, negative or fractional batches give a meaningless bound
+        batch_size = positive_int(batch_size, "batch_size")
     if grad is not None:
         check_like(grad, op.in_structure(), "grad")
     return _stability(op, learning_rate, key, grad, batch_size, k, num_matvecs, trace_matvecs)
@@ -110,6 +112,9 @@ def _check_learning_rate(learning_rate):
     message = "`learning_rate` must be finite and > 0 (the threshold is 2 / learning_rate)"
     if not isinstance(learning_rate, jax.core.Tracer) and not np.issubdtype(np.asarray(learning_rate).dtype, np.number):
         raise ValueError(f"{message}, got {np.asarray(learning_rate)}.")
+    # an array, so that the jitted part traces it: a new Python float would be a new static
+    # argument of `filter_jit`, and with a learning-rate schedule every call would recompile
+    learning_rate = jnp.asarray(learning_rate)
     return checked(learning_rate, ~jnp.all(jnp.isfinite(learning_rate) & (learning_rate > 0)), message)
 
 

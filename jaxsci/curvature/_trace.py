@@ -13,12 +13,17 @@ from .._types import PRNGKey
 from ._base import matvec_of
 from ._blocks import make_blocks
 from ._probes import CPU_CHUNK, batched, batched_sum, draw, draw_tree, quadratic_form
-from ._tree import tree_dot, zeros_like_structure
+from ._tree import num_params, tree_dot, zeros_like_structure
 
 
 def _check_op(op):
     if not isinstance(op, lx.AbstractLinearOperator):
         raise TypeError(f"`op` must be a lineax operator such as Hessian(...), got {type(op).__name__}.")
+    if num_params(op.in_structure()) == 0:
+        raise ValueError(
+            "`op` acts on an empty vector: its `params` have no floating-point array leaves (or only "
+            "empty ones), so there is no curvature to estimate."
+        )
 
 
 def _probes(op, key, num, sampler):

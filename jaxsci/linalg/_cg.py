@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 from jaxtyping import PyTree
-from .._checks import checked_int, varies_over_devices
+from .._checks import checked_int, runtime_check, varies_over_devices
 
 _TAGS = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
 
@@ -45,13 +48,18 @@ def cg(
     - `b`: the right-hand side (a pytree).
     - `preconditioner`: a lineax operator or callable approximating $A^{-1}$ (SPD).
     - `tol`: stop when every residual component satisfies
-        $|r_i| \le \text{tol}\,(1 + |b_i|)$ (lineax's `rtol = atol = tol`).
+        $|r_i| \le \text{tol}\,(1 + |b_i|)$ (lineax's `rtol = atol = tol`). A real scalar
+        > 0: a Python or NumPy number, or a JAX array, which may be traced (a jit argument,
+        checked when the program runs; no gradient flows into it).
     - `maxiter`: maximum iterations (default: lineax's $10n$); exceeding it raises.
     - `like`: the structure of $x$ (default: that of `b`; must be `None` for operators).
 
     **Returns:**
 
-    The solution $x$, a pytree like `b`.
+    The solution $x$, a pytree like `b` (solved in the leaves' common dtype, at least float32,
+    and cast back leaf by leaf). A NaN or inf in the operator, `b` or the
+    preconditioner raises an error when the program runs (`equinox.error_if`) instead of
+    returning lineax's $x = 0$ or a NaN.
 
     **Example:**
 
@@ -66,8 +74,7 @@ def cg(
     Reference: Hestenes & Stiefel, "Methods of conjugate gradients for solving linear
     systems", J. Res. Nat. Bur. Standards 49 (1952).
     """
-    if not (isinstance(tol, (int, float)) and tol > 0):
-        raise ValueError(f"`tol` must be a positive float, got {tol!r}")
+    tol = _check_tol(tol)
     if maxiter is not None:
         maxiter = checked_int(maxiter, f"`maxiter` must be a positive int or None, got {maxiter!r}")
     if like is None and not isinstance(operator_or_matvec, lx.AbstractLinearOperator):
@@ -86,17 +93,64 @@ def cg(
     # One working dtype: lineax's CG combines the leaves, which promotes a mixed pytree (float32
     # weights with bfloat16 ones) and then fails its own structure check. Solving in the
     # promoted dtype is also the more accurate choice; the solution is cast back leaf by leaf.
+    # At least float32: in bfloat16 or float16 CG cannot reach its tolerance (lineax's iterates
+    # turn NaN), so half-precision systems (e.g. bfloat16 parameters in `damped_solve`) are
+    # solved in float32.
     common = jnp.result_type(*jax.tree.leaves(structure), *jax.tree.leaves(b))
     if not jnp.issubdtype(common, jnp.inexact):
         common = jnp.result_type(common, float)
+    common = jnp.promote_types(common, jnp.float32)
     exact = all(x.dtype == common for x in jax.tree.leaves(structure))
     if not exact:
         operator = _in_dtype(operator, structure, common)
         options = {name: _in_dtype(op, structure, common) for name, op in options.items()}
     b = jax.tree.map(lambda x: jnp.asarray(x, common), b)
+    if isinstance(tol, jax.Array):  # traced: no derivative, and the working dtype
+        tol = jnp.asarray(jax.lax.stop_gradient(tol), common)
     solver = lx.CG(rtol=tol, atol=tol, max_steps=maxiter)
-    x = lx.linear_solve(operator, b, solver, options=options).value
+    solution = lx.linear_solve(operator, b, solver, options=options)
+    x = _check_solution(solution, b, tol)
     return x if exact else jax.tree.map(lambda v, s: v.astype(s.dtype), x, structure)
+
+
+def _check_tol(tol):
+    """`tol` as a Python float when concrete (finite and > 0, else `ValueError`), or, when traced,
+    as an array checked with `equinox.error_if` when the program runs."""
+    message = "`tol` must be a positive float (finite, > 0)"
+    dtype = getattr(tol, "dtype", None)
+    if dtype is None and isinstance(tol, (int, float)) and not isinstance(tol, bool):
+        dtype = np.result_type(tol)
+    real = dtype is not None and dtype != bool
+    if not (real and (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer))):
+        raise ValueError(f"{message}, got {tol!r}")
+    if jnp.ndim(tol) != 0:
+        raise ValueError(f"`tol` must be a scalar, got shape {jnp.shape(tol)}")
+    if isinstance(tol, jax.core.Tracer):
+        return runtime_check(tol, ~(jnp.isfinite(tol) & (tol > 0)), message + ".")
+    value = float(tol)  # concrete: a Python float keeps lineax's own path for number tolerances
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{message}, got {tol!r}.")
+    return value
+
+
+def _check_solution(solution, b, tol):
+    r"""`solution.value`, with a runtime error if CG returned an answer that is no solution.
+
+    lineax's CG starts from $x_0 = 0$ and iterates while $\gamma = r^\top M r > 0$: a NaN in
+    the operator, in `b` or in the preconditioner makes $\gamma_0$ NaN, so it stops after zero
+    steps and reports success with $x = 0$ (a NaN later in the iterations gives a NaN $x$). Zero
+    steps are right only when $x = 0$ already meets the tolerance, $|b_i| \le
+    \text{tol}\,(1 + |b_i|)$, so anything else is an error; no extra product is needed.
+    """
+    x = solution.value
+    small = jnp.all(jnp.stack([jnp.all(jnp.abs(v) <= tol * (1 + jnp.abs(v))) for v in jax.tree.leaves(b)]))
+    stalled = (solution.stats["num_steps"] == 0) & ~small
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(x)]))
+    message = (
+        "cg: no solution found (CG stopped at a non-finite value or could not start): the operator, `b` or the "
+        "preconditioner holds a NaN or inf, or the operator (or the damping) is not positive definite."
+    )
+    return runtime_check(x, stalled | ~finite, message)
 
 
 def _in_dtype(operator, structure, dtype):

@@ -41,8 +41,10 @@ def diagonal(
 
     - `"hutchinson"`: $\frac1m \sum_i z_i \odot A z_i$; exact for diagonal $A$ with
       Rademacher probes, entry $j$ has variance $\sum_{k \ne j} A_{jk}^2 / m$.
-    - `"xdiag"`: exchangeable low-rank-plus-Hutchinson estimator for symmetric $A$; exact
-      when $\operatorname{rank} A < m/2$.
+    - `"xdiag"`: exchangeable low-rank-plus-Hutchinson estimator for symmetric $A$ on
+      $k = \lfloor m/2 \rfloor$ sketch probes; exact when $\operatorname{rank} A < \lfloor m/2 \rfloor$
+      (each leave-one-out sketch has rank $k - 1$). It uses $2k$ products, so for odd $m$ one
+      product goes unused.
 
     **Arguments:**
 

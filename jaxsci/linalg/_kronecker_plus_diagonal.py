@@ -233,7 +233,8 @@ class KroneckerPlusDiagonal(lx.AbstractLinearOperator):
         return math.prod(self.shape)
 
     def _checked_noise(self) -> Array:
-        return runtime_check(self.noise, self.noise < 0, "KroneckerPlusDiagonal: `noise` must be >= 0")
+        # `~(noise >= 0)`, not `noise < 0`: a NaN noise must fail too (NaN compares false)
+        return runtime_check(self.noise, ~(self.noise >= 0), "KroneckerPlusDiagonal: `noise` must be >= 0 (not NaN)")
 
     def mv(self, vector: Float[Array, " N"]) -> Float[Array, " N"]:
         vector = check_vector(vector, self.size)

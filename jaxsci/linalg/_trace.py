@@ -74,8 +74,9 @@ def trace(
     - `"hutch++"`: sketch the top of the spectrum with $m/3$ products, take its trace
       exactly ($m/3$ more), and Hutchinson on the deflated remainder; error $O(1/m)$ for
       quickly decaying spectra, exact when $\operatorname{rank} A \le m/3$.
-    - `"xtrace"`: the exchangeable leave-one-out estimator (symmetric $A$); exact when
-      $\operatorname{rank} A < m/2$.
+    - `"xtrace"`: the exchangeable leave-one-out estimator (symmetric $A$) on $k = \lfloor m/2 \rfloor$
+      sketch probes; exact when $\operatorname{rank} A < \lfloor m/2 \rfloor$ (each leave-one-out
+      sketch has rank $k - 1$). It uses $2k$ products, so for odd $m$ one product goes unused.
 
     **Arguments:**
 

@@ -1,5 +1,6 @@
 """Bad input to the curvature pillar: a `ValueError` naming the argument, never a silent wrong answer."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -239,3 +240,191 @@ def test_counts_accept_numpy_integers_and_refuse_bools(getkey):
                  lambda: spectral_density(H, key=getkey(), num_steps=True)):
         with pytest.raises(ValueError, match="must be"):
             call()
+
+
+# --- review of curvature + linalg (second pass): regression tests, one per finding ---
+
+
+def test_damped_solve_nan_damping_or_curvature_raises_not_zero():
+    # lineax's CG used to stop after zero steps on a NaN and return x = 0 as "successful"
+    loss = lambda p, b: 0.5 * jnp.sum(b * p["w"] ** 2)
+    b, curvature = {"w": jnp.ones(3)}, jnp.array([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="`damping` must be finite"):
+        damped_solve(Hessian(loss, b, curvature), b, damping=float("nan"))
+    solve = eqx.filter_jit(lambda d, c: damped_solve(Hessian(loss, b, c), b, damping=d)["w"])
+    np.testing.assert_allclose(solve(1.0, curvature), 1.0 / (curvature + 1.0), rtol=1e-5)  # exact inverse of H + I
+    with pytest.raises(eqx.EquinoxRuntimeError, match="`damping` must be finite"):  # traced: equinox.error_if
+        solve(jnp.nan, curvature)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="cg: no solution"):  # a diverged model's curvature
+        solve(1.0, curvature.at[1].set(jnp.nan))
+
+
+def test_gaussian_sigma_must_be_a_scalar():
+    # a vector sigma was read along the batch axis in `nll` and the output axis in the Fisher
+    with pytest.raises(ValueError, match="`sigma` must be a scalar"):
+        Gaussian(jnp.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("batch_size", [0, -5, 2.5, True, "8"])
+def test_stability_rejects_bad_batch_size(batch_size, getkey):
+    with pytest.raises(ValueError, match="`batch_size` must be a positive int"):
+        stability(_diagonal_hessian(), learning_rate=0.1, key=getkey(), batch_size=batch_size, num_matvecs=4)
+
+
+def test_stability_batch_size_bound_and_no_recompile_for_a_new_learning_rate(getkey):
+    H, key = _diagonal_hessian(), getkey()
+    r = stability(H, learning_rate=0.1, key=key, batch_size=np.int64(8), num_matvecs=4, trace_matvecs=2)
+    np.testing.assert_allclose(r.trace_bound, 2 * 8 / 0.1, rtol=1e-6)  # 2B / lr
+    compiles = []
+    listener = lambda event, duration, **kwargs: compiles.append(event) if "backend_compile" in event else None
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:  # a new Python-float learning rate used to be a new static argument: one compilation per value
+        r = stability(H, learning_rate=0.25, key=key, batch_size=8, num_matvecs=4, trace_matvecs=2)
+        jax.block_until_ready(r)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+    np.testing.assert_allclose([r.threshold, r.trace_bound], [8.0, 64.0], rtol=1e-6)
+
+
+def _exact_quadratic():
+    # L = 1/2 sum b w^2: H = diag(b), so every Rademacher probe gives the exact diagonal
+    b = jnp.array([1.0, 10.0, 100.0])
+    return (lambda p, b: 0.5 * jnp.sum(b * p["w"] ** 2)), b
+
+
+def _first_adahessian_step(lr, g, d, eps=1e-4):
+    # step 1 with hessian_power 1: the bias corrections give m_hat = g, v_hat = d^2
+    return -lr * g / (np.abs(d) + eps)
+
+
+def test_adahessian_x64_jit_keeps_float32_updates(x64, getkey):
+    # with x64 the bias corrections 1 - b^t were float64 under jit: float64 updates, and
+    # apply_if_finite failed (its two branches had different dtypes)
+    loss, b = _exact_quadratic()
+    p, b = {"w": jnp.ones(3, jnp.float32)}, b.astype(jnp.float32)
+    opt = optax.apply_if_finite(adahessian(0.1, key=getkey()), 3)
+    step = jax.jit(lambda g, s, p: opt.update(g, s, p, hvp_fn=Hessian(loss, p, b).mv))
+    u, _ = step(jax.grad(loss)(p, b), opt.init(p), p)
+    assert u["w"].dtype == jnp.float32
+    np.testing.assert_allclose(u["w"], _first_adahessian_step(0.1, np.asarray(b), np.asarray(b)), rtol=1e-5)
+
+
+# float32 array sigma / damping (strongly typed, e.g. from jnp.linspace) with bfloat16 parameters used to
+# crash Fisher.mv (vjp cotangent dtype) and damped_solve (lineax structure check); MFAC returned float32
+
+
+def test_array_sigma_keeps_the_parameter_dtype():
+    x = jnp.array([[1.0, 0.0], [0.0, 2.0]], jnp.bfloat16)
+    p = {"w": jnp.ones(2, jnp.bfloat16)}
+    F = Fisher(lambda p, x: x @ p["w"][:, None], Gaussian(jnp.float32(0.5)), p, (x, jnp.zeros((2, 1), jnp.bfloat16)))
+    fv = F.mv(p)["w"]
+    assert fv.dtype == jnp.bfloat16  # reference: J^T J v / (N sigma^2) = diag(1, 4) 1 / (2 * 0.25)
+    np.testing.assert_allclose(fv.astype(jnp.float32), [2.0, 8.0], rtol=1e-2)
+
+
+def test_array_damping_keeps_the_parameter_dtype():
+    p = {"w": jnp.ones(2, jnp.bfloat16)}
+    H = Hessian(lambda p, b: 0.5 * jnp.sum(b * p["w"] ** 2), p, jnp.array([1.0, 3.0], jnp.bfloat16))
+    sol = jax.jit(lambda d: damped_solve(H, p, damping=d)["w"])(jnp.float32(1.0))
+    assert sol.dtype == jnp.bfloat16  # reference: 1 / (diag(H) + damping)
+    np.testing.assert_allclose(sol.astype(jnp.float32), [0.5, 0.25], rtol=1e-2)
+
+    @jax.jit
+    def mfac(damping, g, v):
+        m = MFAC({"w": jnp.zeros(3, jnp.bfloat16)}, window=2, damping=damping).update(g)
+        return m.solve(v), m.mv(v)
+
+    v = {"w": jnp.ones(3, jnp.bfloat16)}
+    outs = mfac(jnp.float32(1.0), {"w": jnp.array([1.0, 0.0, 0.0], jnp.bfloat16)}, v)
+    for out, ref in zip(outs, ([0.5, 1, 1], [2, 1, 1])):
+        assert out["w"].dtype == jnp.bfloat16  # reference: M = I + e1 e1^T
+        np.testing.assert_allclose(out["w"].astype(jnp.float32), ref, rtol=1e-2)
+
+
+@pytest.mark.parametrize("make", [adahessian, sophia_h], ids=["adahessian", "sophia_h"])
+def test_optimisers_under_inject_hyperparams_with_defaults(make, getkey):
+    # the int defaults (num_probes, update_every) became traced hyperparameters and failed in jit
+    loss, b = _exact_quadratic()
+    p = {"w": jnp.ones(3)}
+    opt = optax.inject_hyperparams(make)(learning_rate=0.1, key=getkey())
+    u, _ = jax.jit(lambda p, s: opt.update(jax.grad(loss)(p, b), s, p, hvp_fn=Hessian(loss, p, b).mv))(p, opt.init(p))
+    g, d = np.asarray(b), np.asarray(b)
+    if make is adahessian:
+        ref = _first_adahessian_step(0.1, g, d)
+    else:  # step 1 refreshes h = (1 - b2) d; m = (1 - b1) g; the ratio clipped to [-1, 1]
+        ref = -0.1 * np.clip((1 - 0.965) * g / np.maximum(0.01 * (1 - 0.99) * d, 1e-12), -1, 1)
+    np.testing.assert_allclose(u["w"], ref, rtol=1e-5)
+    with pytest.raises(ValueError, match="static_args=\\('num_probes',\\)"):
+        opt = optax.inject_hyperparams(make)(learning_rate=0.1, num_probes=2, key=getkey())
+        jax.jit(lambda p, s: opt.update(p, s, p, hvp_fn=Hessian(loss, p, b).mv))(p, opt.init(p))
+
+
+@pytest.mark.parametrize("make", [adahessian, sophia_h], ids=["adahessian", "sophia_h"])
+def test_optimisers_hold_integer_leaves_fixed_like_hessian(make, getkey):
+    # an integer leaf (a step counter) used to get probes and moments, and Hessian.mv refused them
+    loss, b = _exact_quadratic()
+    params = {"w": jnp.ones(3), "step": jnp.asarray(5, jnp.int32)}
+    grads = {"w": b * params["w"], "step": jnp.zeros(())}
+    opt = make(0.1, key=getkey(), **({"gamma": 1.0} if make is sophia_h else {}))
+    u, _ = jax.jit(lambda g, s, p: opt.update(g, s, p, hvp_fn=Hessian(loss, p, b).mv))(grads, opt.init(params), params)
+    assert u["step"].dtype == jnp.int32 and int(u["step"]) == 0
+    g = np.asarray(b)
+    if make is adahessian:
+        ref = _first_adahessian_step(0.1, g, g)
+    else:  # gamma = 1: ratio (1 - b1) g / ((1 - b2) d), clipped
+        ref = -0.1 * np.clip((1 - 0.965) * g / ((1 - 0.99) * g), -1, 1)
+    np.testing.assert_allclose(u["w"], ref, rtol=1e-5)
+    new = optax.apply_updates(params, u)
+    assert int(new["step"]) == 5 and new["step"].dtype == jnp.int32
+
+
+@pytest.mark.parametrize("bad", [{"b1": 1.0}, {"b2": 1.0}, {"b1": -0.1}, {"b2": float("nan")}, {"hessian_power": 0.0},
+                                 {"hessian_power": -1.0}, {"hessian_power": 3.0}])
+def test_adahessian_rejects_out_of_range_hyperparameters(bad, getkey):
+    # b1 = 1 or b2 = 1 gave 0/0 bias corrections (NaN updates); k outside (0, 1] is not the method
+    with pytest.raises(ValueError, match=f"`{next(iter(bad))}` must be in"):
+        adahessian(key=getkey(), **bad)
+
+
+@pytest.mark.parametrize("make", [adahessian, sophia_h], ids=["adahessian", "sophia_h"])
+@pytest.mark.parametrize("key", [None, 0, jnp.ones(2)])
+def test_optimisers_require_a_random_key(make, key):
+    with pytest.raises(ValueError, match="`key` must be a JAX random key"):
+        make(key=key)
+
+
+def test_empty_parameters_give_a_clear_error(getkey):
+    from jaxsci.curvature import diagonal, eigenvalues, trace
+
+    E = Hessian(lambda p, b: 0.0, {}, None)
+    for call in (lambda: trace(E, key=getkey(), num_matvecs=4), lambda: diagonal(E, key=getkey(), num_matvecs=4),
+                 lambda: eigenvalues(E, 1, num_matvecs=4), lambda: spectral_density(E, key=getkey())):
+        with pytest.raises(ValueError, match="no floating-point array leaves"):
+            call()
+    with pytest.raises(ValueError, match="`like` has no array leaves"):
+        MFAC({}, 2, 1.0)
+
+
+def test_mfac_checks_the_shape_of_its_arguments():
+    m = MFAC({"w": jnp.zeros(4)}, 2, 1.0)
+    with pytest.raises(ValueError, match="`g` must be shaped like"):
+        m.update({"w": jnp.ones(3)})
+    m = m.update({"w": jnp.ones(4)})
+    for method in (m.solve, m.mv):
+        with pytest.raises(ValueError, match="`v` must be shaped like"):
+            method({"w": jnp.ones(3)})
+        with pytest.raises(ValueError, match="`v` must be a pytree"):
+            method({"u": jnp.ones(4)})
+
+
+def test_counts_accept_concrete_jax_integers(getkey):
+    from jaxsci.curvature import eigenvalues, trace
+
+    H = _diagonal_hessian()  # eigenvalues 1, 2, 3, 4
+    est, _ = trace(H, key=getkey(), num_matvecs=jnp.array(4))
+    np.testing.assert_allclose(est, 10.0, rtol=1e-6)  # Rademacher probes are exact on a diagonal
+    vals, _ = eigenvalues(H, jnp.array(1), num_matvecs=jnp.array(4))
+    np.testing.assert_allclose(vals, [4.0], rtol=1e-5)
+    with pytest.raises(ValueError, match="must be"):
+        trace(H, key=getkey(), num_matvecs=jnp.array(True))

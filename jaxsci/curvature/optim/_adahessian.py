@@ -8,9 +8,19 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..._checks import positive_int
 from ..._types import PRNGKey
-from ._hutchinson import hutchinson_diagonal, require_hvp
+from ._hutchinson import (
+    bias_correction,
+    check_interval,
+    check_key,
+    float_part,
+    hutchinson_diagonal,
+    in_dtype,
+    only_floats,
+    require_hvp,
+    static_count,
+    with_zero_rest,
+)
 
 
 class AdaHessianState(NamedTuple):
@@ -44,7 +54,7 @@ def adahessian(
     hessian_power: float = 1.0,
     weight_decay: float = 0.0,
     conv_layout: str | None = "hwio",
-    num_probes: int = 1,
+    num_probes: int | None = None,
     *,
     key: PRNGKey,
 ) -> optax.GradientTransformationExtraArgs:
@@ -61,15 +71,25 @@ def adahessian(
     `lambda v: jaxsci.curvature.Hessian(loss_fn, params, batch).mv(v)` (one HVP per probe
     per step, about the cost of two gradients).
 
+    The variables are the floating-point array leaves of `params`, as for `Hessian`: probes,
+    moments and `hvp_fn` see only those (None elsewhere), and other numeric leaves (integer
+    counters, RNG state) get zero updates. The updates have the dtype of the parameters, also
+    for array hyperparameters in a wider dtype.
+
     **Arguments:**
 
     - `learning_rate`: $\\eta$ (float or optax schedule).
-    - `b1`, `b2`: EMA rates of the gradient and the squared Hessian diagonal.
+    - `b1`, `b2`: EMA rates of the gradient and the squared Hessian diagonal, in $[0, 1)$.
     - `eps`: $\\epsilon$. `hessian_power`: $k \\in (0, 1]$. `weight_decay`: decoupled $w$.
     - `conv_layout`: how to find the spatial axes of conv kernels (arrays with 3 or more
       dimensions), over which $|D|$ is averaged: `"hwio"` (flax: spatial axes first),
       `"oihw"` (equinox / PyTorch: spatial axes last) or `None` (no averaging).
-    - `num_probes`: Hutchinson probes per step (a positive int). `key`: random key for the probes.
+    - `num_probes`: Hutchinson probes per step, a positive int (`None`: one). It sets a
+      shape, so it must be static: under `optax.inject_hyperparams` leave it at `None` or
+      pass `static_args=("num_probes",)`. `key`: random key for the probes.
+
+    Out-of-range `b1`, `b2` or `hessian_power` raise a `ValueError` here (or, traced by
+    `optax.inject_hyperparams`, an `equinox.error_if` error at `update`).
 
     **Example:**
 
@@ -92,31 +112,37 @@ def adahessian(
     if conv_layout not in LAYOUTS:
         raise ValueError(f"`conv_layout` must be one of {LAYOUTS}, got {conv_layout!r}.")
     # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
-    num_probes = positive_int(num_probes, "num_probes")
+    num_probes = static_count(num_probes, "num_probes", default=1)
+    key = check_key(key, "adahessian")
+    # b = 1 makes the bias correction 1 - b^t zero (0/0 updates); k outside (0, 1] is no power
+    b1 = check_interval(b1, "b1", "[0, 1)", lambda b: (b >= 0) & (b < 1))
+    b2 = check_interval(b2, "b2", "[0, 1)", lambda b: (b >= 0) & (b < 1))
+    hessian_power = check_interval(hessian_power, "hessian_power", "(0, 1]", lambda k: (k > 0) & (k <= 1))
     schedule = learning_rate if callable(learning_rate) else (lambda _: learning_rate)
 
     def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
+        zeros = jax.tree.map(jnp.zeros_like, float_part(params, "adahessian"))
         return AdaHessianState(jnp.zeros((), jnp.int32), key, zeros, zeros)
 
     def update_fn(updates, state, params=None, *, hvp_fn=None, **extra):
         require_hvp(hvp_fn, "adahessian")
         if params is None:
             raise ValueError("adahessian.update needs `params`.")
+        floats, grads = float_part(params, "adahessian"), only_floats(updates, params)
         key, sub = jax.random.split(state.key)
-        diag = hutchinson_diagonal(hvp_fn, params, sub, num_probes)
+        diag = hutchinson_diagonal(hvp_fn, floats, sub, num_probes)
         diag = jax.tree.map(lambda d: _spatial_average(d, conv_layout), diag)
         count = state.count + 1
-        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
-        nu = jax.tree.map(lambda v, d: b2 * v + (1 - b2) * d**2, state.nu, diag)
-        c1, c2 = 1 - b1**count, 1 - b2**count
+        mu = jax.tree.map(lambda m, g: in_dtype(b1, m) * m + in_dtype(1 - b1, m) * g, state.mu, grads)
+        nu = jax.tree.map(lambda v, d: in_dtype(b2, v) * v + in_dtype(1 - b2, v) * d**2, state.nu, diag)
         lr = schedule(state.count)
 
         def step(m, v, p):
-            denom = (v / c2) ** (hessian_power / 2) + eps
-            return -lr * ((m / c1) / denom + weight_decay * p)
+            power = in_dtype(hessian_power, v) / 2
+            denom = (v / bias_correction(b2, count, v)) ** power + in_dtype(eps, v)
+            return -in_dtype(lr, m) * ((m / bias_correction(b1, count, m)) / denom + in_dtype(weight_decay, p) * p)
 
-        new = jax.tree.map(step, mu, nu, params)
-        return new, AdaHessianState(count, key, mu, nu)
+        new = jax.tree.map(step, mu, nu, floats)
+        return with_zero_rest(new, params), AdaHessianState(count, key, mu, nu)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)

@@ -8,9 +8,18 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..._checks import checked_int, positive_int
 from ..._types import PRNGKey
-from ._hutchinson import hutchinson_diagonal, require_hvp
+from ._hutchinson import (
+    check_key,
+    dynamic_count,
+    float_part,
+    hutchinson_diagonal,
+    in_dtype,
+    only_floats,
+    require_hvp,
+    static_count,
+    with_zero_rest,
+)
 
 
 class SophiaState(NamedTuple):
@@ -28,7 +37,7 @@ def sophia_h(
     eps: float = 1e-12,
     weight_decay: float = 0.0,
     update_every: int = 10,
-    num_probes: int = 1,
+    num_probes: int | None = None,
     *,
     key: PRNGKey,
 ) -> optax.GradientTransformationExtraArgs:
@@ -44,13 +53,21 @@ def sophia_h(
     the current parameters as the keyword extra argument `hvp_fn(v) -> H v`; it is only
     called (under `jax.lax.cond`) on the steps that refresh the diagonal.
 
+    The variables are the floating-point array leaves of `params`, as for `Hessian`: probes,
+    moments and `hvp_fn` see only those (None elsewhere), and other numeric leaves (integer
+    counters, RNG state) get zero updates. The updates have the dtype of the parameters, also
+    for array hyperparameters in a wider dtype.
+
     **Arguments:**
 
     - `learning_rate`: $\\eta$ (float or optax schedule).
     - `b1`, `b2`: EMA rates of the gradient and the Hessian diagonal.
     - `gamma`: $\\gamma$, scales the curvature. `eps`: $\\epsilon$. `weight_decay`: $w$.
-    - `update_every`: $k$, steps between Hessian-diagonal refreshes.
-    - `num_probes`: Hutchinson probes per refresh (a positive int). `key`: random key for the probes.
+    - `update_every`: $k$, steps between Hessian-diagonal refreshes (a positive int; it may be
+      an `optax.inject_hyperparams` hyperparameter).
+    - `num_probes`: Hutchinson probes per refresh, a positive int (`None`: one). It sets a
+      shape, so it must be static: under `optax.inject_hyperparams` leave it at `None` or
+      pass `static_args=("num_probes",)`. `key`: random key for the probes.
 
     **Example:**
 
@@ -69,34 +86,37 @@ def sophia_h(
     Reference: Liu et al., "Sophia: a scalable stochastic second-order optimizer for
     language model pre-training", ICLR 2024.
     """
-    update_every = checked_int(update_every, f"`update_every` must be a positive int, got {update_every!r}.")
+    # `update_every` may arrive traced from optax.inject_hyperparams: `count % k` works on arrays
+    update_every = dynamic_count(update_every, "update_every")
     # zero probes average nothing (NaN), fewer fail in the sampler; a float or bool is no count
-    num_probes = positive_int(num_probes, "num_probes")
+    num_probes = static_count(num_probes, "num_probes", default=1)
+    key = check_key(key, "sophia_h")
     schedule = learning_rate if callable(learning_rate) else (lambda _: learning_rate)
 
     def init_fn(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
+        zeros = jax.tree.map(jnp.zeros_like, float_part(params, "sophia_h"))
         return SophiaState(jnp.zeros((), jnp.int32), key, zeros, zeros)
 
     def update_fn(updates, state, params=None, *, hvp_fn=None, **extra):
         require_hvp(hvp_fn, "sophia_h")
         if params is None:
             raise ValueError("sophia_h.update needs `params`.")
+        floats, grads = float_part(params, "sophia_h"), only_floats(updates, params)
         key, sub = jax.random.split(state.key)
 
         def refresh(h):
-            diag = hutchinson_diagonal(hvp_fn, params, sub, num_probes)
-            return jax.tree.map(lambda a, d: b2 * a + (1 - b2) * d, h, diag)
+            diag = hutchinson_diagonal(hvp_fn, floats, sub, num_probes)
+            return jax.tree.map(lambda a, d: in_dtype(b2, a) * a + in_dtype(1 - b2, a) * d, h, diag)
 
         hess = jax.lax.cond(state.count % update_every == 0, refresh, lambda h: h, state.hess)
-        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, updates)
+        mu = jax.tree.map(lambda m, g: in_dtype(b1, m) * m + in_dtype(1 - b1, m) * g, state.mu, grads)
         lr = schedule(state.count)
 
         def step(m, h, p):
-            ratio = jnp.clip(m / jnp.maximum(gamma * h, eps), -1.0, 1.0)
-            return -lr * (ratio + weight_decay * p)
+            ratio = jnp.clip(m / jnp.maximum(in_dtype(gamma, h) * h, in_dtype(eps, h)), -1.0, 1.0)
+            return -in_dtype(lr, m) * (ratio + in_dtype(weight_decay, p) * p)
 
-        new = jax.tree.map(step, mu, hess, params)
-        return new, SophiaState(state.count + 1, key, mu, hess)
+        new = jax.tree.map(step, mu, hess, floats)
+        return with_zero_rest(new, params), SophiaState(state.count + 1, key, mu, hess)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
