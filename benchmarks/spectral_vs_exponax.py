@@ -92,7 +92,7 @@ def ks_ensemble(steps: int, repeats: int, batch: int = 256, n: int = 256):
 
 def ns2d(steps: int, repeats: int, n: int = 256):
     d = sp.PeriodicDomain((n, n))
-    w0 = sp.gaussian_random_field(jax.random.key(1), d, exponent=4.0)  # unit RMS vorticity
+    w0 = sp.gaussian_random_field(jax.random.key(1), d, exponent=4.0)  # vorticity of unit mean square in expectation
     ours = sp.ETDRK(sp.NavierStokes2D(d, 1e-3), 5e-3, 4, dealiasing=_frac(n))
     # exponax's vorticity has the opposite sign convention: run it on -w0 and negate.
     f_ours = jax.jit(lambda w: sp.rollout(ours, w, steps, save_every=steps)[-1])

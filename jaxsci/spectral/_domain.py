@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array, Complex, Float, Shaped
 
 from .._checks import as_index
+from ._args import checked_bool
 
 
 def _float_dtype():
@@ -65,7 +66,8 @@ class PeriodicDomain(eqx.Module):
     - `extent`: length of each axis; a single number (also a NumPy/JAX 0-d scalar) is used
       for every axis.
     - `paired`: the layout of two real fields evolved as one complex field (used by
-      [`jaxsci.spectral.ensemble_rollout`][]; see "Paired layout" below). Default `False`.
+      [`jaxsci.spectral.ensemble_rollout`][]; see "Paired layout" below), a `bool`. Default
+      `False`.
 
     **Example:**
 
@@ -113,7 +115,7 @@ class PeriodicDomain(eqx.Module):
             raise ValueError(f"`extent` must be positive and finite, got {extent}.")
         self.shape = shape
         self.extent = extent
-        self.paired = bool(paired)
+        self.paired = checked_bool(paired, "paired")
 
     @property
     def ndim(self) -> int:

@@ -7,13 +7,15 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._checks import checked_int
+from .._checks import checked_int, positive_int
 from .._types import PRNGKey
 from ._domain import PeriodicDomain, require_unpaired
 
 
 def _hermitian_field(key, domain: PeriodicDomain, amplitude: Array, num_channels: int) -> Array:
-    require_unpaired(domain, "random_fourier_series/gaussian_random_field")
+    """A real field from complex Gaussian coefficients times `amplitude`, with zero mean and
+    each channel rescaled to unit RMS (so no longer Gaussian)."""
+    require_unpaired(domain, "random_fourier_series")
     shape = (num_channels, *domain.fourier_shape())
     kr, ki = jax.random.split(key)
     noise = jax.random.normal(kr, shape) + 1j * jax.random.normal(ki, shape)
@@ -32,7 +34,7 @@ def random_fourier_series(
     Gaussian coefficients on the kept modes, zero mean, normalised to unit RMS per channel.
 
     **Arguments:** `key`; `domain`; `max_wavenumber` (integer cutoff per axis);
-    `num_channels`.
+    `num_channels` (a positive int).
 
     **Returns:** an array `(num_channels, *domain.shape)`.
 
@@ -44,6 +46,7 @@ def random_fourier_series(
     ```
     """
     max_wavenumber = checked_int(max_wavenumber, f"`max_wavenumber` must be a positive int, got {max_wavenumber!r}.")
+    num_channels = positive_int(num_channels, "num_channels")
     if max_wavenumber >= min(domain.shape) // 2:
         raise ValueError(f"`max_wavenumber` must be below N/2 = {min(domain.shape) // 2}.")
     mask = np.ones(domain.fourier_shape(), bool)
@@ -55,16 +58,23 @@ def random_fourier_series(
 def gaussian_random_field(
     key: PRNGKey, domain: PeriodicDomain, *, exponent: float = 3.0, num_channels: int = 1
 ) -> Float[Array, "c *shape"]:
-    r"""A real Gaussian random field with power spectrum $\propto |m|^{-\text{exponent}}$.
+    r"""A real, stationary Gaussian random field with power spectrum $\propto |m|^{-\text{exponent}}$.
 
-    Coefficient amplitudes $\propto |m|^{-\text{exponent}/2}$ on integer mode numbers
-    (the mean mode is zero); normalised to unit RMS per channel. Larger exponents give
-    smoother fields. The Nyquist modes are dropped so that the field is exactly
-    band-limited.
+    White Gaussian noise filtered in Fourier space by amplitudes $\propto |m|^{-\text{exponent}/2}$
+    on integer mode numbers $m$: every Fourier coefficient $\hat u(m)$ of the field (on the full
+    `fftn` grid) is Gaussian with $E|\hat u(m)|^2 = c\,|m|^{-\text{exponent}}$, with the same
+    constant $c$ for all $m$. The mean mode and the Nyquist modes are zero, so that the field
+    has zero mean and is exactly band-limited. Larger exponents give smoother fields.
 
-    **Arguments:** `key`; `domain`; `exponent` $\ge 0$; `num_channels`.
+    **Normalisation.** $c$ is deterministic: the *expected* mean square of each channel,
+    $E\langle u^2\rangle$, is 1. A single sample's RMS fluctuates around 1 (the more so for
+    steep spectra, whose variance sits in a few low modes); it is not rescaled per sample,
+    which would make the field non-Gaussian and bias the spectrum of its low modes.
 
-    **Returns:** an array `(num_channels, *domain.shape)`.
+    **Arguments:** `key`; `domain`; `exponent` $\ge 0$; `num_channels` (a positive int).
+
+    **Returns:** an array `(num_channels, *domain.shape)` (all zeros on a grid whose only modes
+    are the mean and Nyquist modes, such as 2 points per axis).
 
     ```python
     import jax
@@ -78,9 +88,20 @@ def gaussian_random_field(
     """
     if not exponent >= 0:
         raise ValueError(f"`exponent` must be non-negative, got {exponent!r}.")
+    num_channels = positive_int(num_channels, "num_channels")
+    require_unpaired(domain, "gaussian_random_field")
     modes = domain._integer_modes(False)
     m2 = sum(m.astype(float) ** 2 for m in modes)
     amp = np.where(m2 > 0, np.maximum(m2, 1.0) ** (-exponent / 4), 0.0)
     for m, n in zip(modes, domain.shape):
         amp = amp * (np.abs(m) < n / 2)
-    return _hermitian_field(key, domain, jnp.asarray(amp, jnp.zeros(()).dtype), num_channels)
+    # The rfftn of white noise of unit variance has E|w(m)|^2 = N at every mode m of the full
+    # grid, so E<u^2> = sum_m amp(m)^2 / N over the full grid (Parseval). On the rfftn layout
+    # the modes with 0 < m_last < N_last/2 stand for two modes of the full grid (m and -m).
+    n_total = float(np.prod(domain.shape))
+    last = np.abs(modes[-1])
+    weight = np.where((last == 0) | (2 * last == domain.shape[-1]), 1.0, 2.0)
+    mean_square = float(np.sum(weight * amp**2)) / n_total
+    amp = amp / np.sqrt(mean_square) if mean_square > 0 else amp
+    white = jax.random.normal(key, (num_channels, *domain.shape))
+    return domain.ifft(jnp.asarray(amp, white.dtype) * domain.fft(white))

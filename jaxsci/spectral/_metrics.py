@@ -70,7 +70,7 @@ def energy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Floa
     num = max(domain.shape) // 2 + 1
     keep = shells < num
     out = jnp.zeros(num, power.dtype)
-    return out.at[shells[keep]].add(power[jnp.asarray(keep)])
+    return out.at[shells[keep]].add(power[keep])  # NumPy masks: static, also under jit
 
 
 def enstrophy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> Float[Array, " k"]:
@@ -79,7 +79,8 @@ def enstrophy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> F
     vorticity for divergence-free fields).
 
     **Arguments:** `u` (real velocity field `(channels, *shape)`); `domain`.
-    **Returns:** `Z`, shape `(max(shape)//2 + 1,)`.
+    **Returns:** `Z`, shape `(max(shape)//2 + 1,)`, in the precision of `u` (as
+    `energy_spectrum`).
 
     ```python
     import jax.numpy as jnp
@@ -93,7 +94,11 @@ def enstrophy_spectrum(u: Float[Array, "c *shape"], domain: PeriodicDomain) -> F
     """
     require_unpaired(domain, "enstrophy_spectrum")
     domain.check_field(u, u.shape[0], "u")
-    k2 = sum(jnp.asarray(np.asarray(k)) ** 2 for k in domain.wavenumbers(True))
     u_hat = jnp.fft.fftn(u, axes=domain.axes)
-    weighted = domain.ifft(u_hat * jnp.sqrt(k2), True).real
+    # |k| from NumPy (a constant, also under jit), in the field's precision: the domain's
+    # wavenumbers have the default float type (float64 under x64), which would promote a
+    # float32 field.
+    modes = domain._integer_modes(True)
+    k2 = sum((2 * np.pi * m / e) ** 2 for m, e in zip(modes, domain.extent))
+    weighted = domain.ifft(u_hat * jnp.asarray(np.sqrt(k2), u_hat.real.dtype), True).real
     return energy_spectrum(weighted, domain)

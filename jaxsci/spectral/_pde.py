@@ -22,13 +22,19 @@ def coefficient(
     value: ArrayLike,
     name: str,
     *,
-    shape: tuple[int, ...] | None = None,
+    shape: tuple[int, ...] | None = (),
     sign: str | None = None,
     complex_ok: bool = False,
 ) -> Array:
     """Convert a PDE coefficient to a floating array leaf, rejecting values that make the
     problem meaningless.
 
+    - The value must have shape `shape`: by default `()`, a scalar. A coefficient multiplies
+      a Fourier symbol, so an array would silently become a per-mode coefficient (or fail
+      later with an unnamed broadcasting error); a spatially varying coefficient is not
+      diagonal in Fourier space at all. To run several values, `jax.vmap` over the
+      coefficient (inside the vmapped function it is a scalar). `shape=None` skips the check
+      (for callers that validate the shape themselves).
     - Complex values raise `ValueError` unless `complex_ok` (coefficients of complex-field
       PDEs); a complex coefficient of a real-field PDE would silently make its field complex.
     - `sign="positive"` or `sign="non-negative"` constrains the value (a negative viscosity
@@ -44,7 +50,10 @@ def coefficient(
     if not jnp.issubdtype(arr.dtype, jnp.inexact):
         arr = arr.astype(jnp.zeros(()).dtype)
     if shape is not None and arr.shape != shape:
-        raise ValueError(f"`{name}` must have shape {shape}, got {arr.shape}.")
+        what = "a scalar (shape ())" if shape == () else f"of shape {shape}"
+        raise ValueError(
+            f"`{name}` must be {what}, got shape {arr.shape}; to run several values, jax.vmap over `{name}`."
+        )
     if sign is not None and sign not in _SIGNS:
         raise ValueError(f"`sign` must be None or one of {tuple(_SIGNS)}, got {sign!r}.")
     ok, word = _SIGNS[sign] if sign is not None else (None, "")
@@ -75,10 +84,14 @@ class AbstractPDE(eqx.Module):
       simply transform to physical space, multiply, and transform back.
     - `source()` (optional; not defined on this base class) returns a constant source term
       $\hat f$ of shape `(C, *fourier_shape)`, for $u_t = \mathcal L u + \mathcal N(u) + f$,
-      or `None`. Keep forcings there rather than in `nonlinear`: integrators add it exactly
-      ($\Delta t\,\varphi_1(\Delta t\hat{\mathcal L})\hat f$ a step) and never dealias it
-      (it is no product), so a forcing at any resolved mode survives. Build it with
-      `domain.fourier_constant`.
+      or `None`. Keep forcings there rather than in `nonlinear`: integrators treat it as a
+      part of $\mathcal N$ that is never dealiased (it is no product), so a forcing at any
+      resolved mode survives. Each Runge-Kutta stage gets its exact share (a whole step
+      gets $\Delta t\,\varphi_1(\Delta t\hat{\mathcal L})\hat f$), so forced problems keep
+      the integrator's order. Build it with `domain.fourier_constant`.
+    - Coefficients: the library's PDEs take scalar coefficients (array leaves of shape `()`;
+      an array-valued one is a `ValueError` naming it), except the advection velocity (a
+      scalar or one entry per axis). To run several values, `jax.vmap` over them.
     - `complex_field` (class variable) selects `fftn` instead of `rfftn`.
     - `pairable` (class variable, default `False`) declares that the PDE may be evolved
       two real fields per complex field by [`jaxsci.spectral.ensemble_rollout`][]. Set it on

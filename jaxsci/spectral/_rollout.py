@@ -6,17 +6,23 @@ import functools
 import math
 from typing import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Shaped
 
-from .._checks import as_index, positive_int, runtime_check
-from ._stepper import AbstractSpectralStepper
+from .._checks import as_index, positive_int, varies_over_devices
+from ._args import checked_bool
+from ._stepper import AbstractSpectralStepper, checked_state
 
 _NOT_FINITE = (
     "rollout: the state became inf/NaN. The time step is probably unstable for this PDE and "
     "resolution: reduce `dt` (or dealias, or raise the stepper's order). Pass "
     "`check_finite=False` to return the states anyway."
+)
+_U0_NOT_FINITE = (
+    "rollout: the initial state `u0` contains inf/NaN (before any step was taken). Pass a "
+    "finite `u0`, or `check_finite=False` to return the states anyway."
 )
 
 
@@ -88,9 +94,11 @@ def rollout(
     **Arguments:**
 
     - `stepper`: a callable `u -> u_next`.
-    - `u0`: initial state `(channels, *shape)` for a spectral stepper; any pytree of
-      arrays for a plain callable (then every output below has the structure of `u0`,
-      each leaf stacked along a new leading axis).
+    - `u0`: initial state `(channels, *shape)` for a spectral stepper (any array-like:
+      integers become the default float type, and bfloat16/float16, which the FFT does not
+      take, float32, so the states are then float32); any pytree of arrays for a plain
+      callable (then every output below has the structure of `u0`, each leaf stacked along
+      a new leading axis).
     - `num_steps`: number of steps (a multiple of `save_every`).
     - `save_every`: keep every `save_every`-th state.
     - `checkpoint`: `None` (plain scan), a segment length in steps (a divisor or a
@@ -99,13 +107,22 @@ def rollout(
       (Python, NumPy, a concrete JAX integer; not `bool`).
     - `include_init`: prepend `u0` to the output (leaf by leaf for a pytree).
     - `check_finite`: raise if the final state holds an inf or NaN, which an unstable time
-      step produces: an `equinox.EquinoxRuntimeError` eagerly and under `equinox.filter_jit`,
-      a `jax.errors.JaxRuntimeError` carrying the same message under `jax.jit` (also under
-      `vmap`). The check reads only the last frame (every floating leaf of a pytree state).
+      step produces, or if `u0` already does (a separate message, which names `u0`): an
+      `equinox.EquinoxRuntimeError` eagerly and under `equinox.filter_jit`, a
+      `jax.errors.JaxRuntimeError` carrying the same message under `jax.jit` (also under
+      `vmap`). The check reads only `u0` and the last frame (every floating leaf of a
+      pytree state).
       Inside `jax.shard_map` it is skipped for per-device values (e.g. under
       [`jaxsci.parallel.data_parallel`][]); for replicated values, or with
       `check_vma=False`, it would fire on every device at once, so pass `False` there.
       `False` returns the states whatever they are.
+    - `include_init` and `check_finite` must be `bool`s (a `ValueError` otherwise).
+
+    **Compilation.** Called outside `jit`, a stepper that is an `equinox.Module` (every
+    spectral stepper) runs as one cached `equinox.filter_jit` program: a second call with
+    the same stepper structure, shapes, dtypes and options reuses the compiled program
+    (new values of `u0`, `dt` or PDE coefficients do not recompile). A plain function is
+    traced anew on every call; wrap the call in `jax.jit` to cache it.
 
     **Returns:** states after `save_every, 2 save_every, ..., num_steps` steps, stacked
     along a new leading axis (shape `(num_steps // save_every [+1], *u0.shape)`).
@@ -128,6 +145,17 @@ def rollout(
     if num_steps % save_every:
         raise ValueError(f"`num_steps` ({num_steps}) must be a multiple of `save_every` ({save_every}).")
     seg = _resolve_segment(checkpoint, num_steps, save_every)
+    include_init = checked_bool(include_init, "include_init")
+    check_finite = checked_bool(check_finite, "check_finite")
+    if isinstance(stepper, AbstractSpectralStepper):
+        # Converted and checked here, so that errors name `u0` and a list is no static input.
+        u0 = checked_state(stepper.pde, u0, "u0")
+    run = _rollout_cached if isinstance(stepper, eqx.Module) else _rollout
+    return run(stepper, u0, num_steps, save_every, seg, include_init, check_finite)
+
+
+def _rollout(stepper, u0, num_steps: int, save_every: int, seg, include_init: bool, check_finite: bool):
+    """The body of `rollout`, on validated arguments (the integers and flags are static)."""
     if isinstance(stepper, AbstractSpectralStepper):
         carry0, step, out = stepper.to_fourier(u0), stepper.step_fourier, stepper.from_fourier
     else:
@@ -149,10 +177,35 @@ def rollout(
         if rem:
             _, tail = _saves(_steps(step, save_every, False), rem, out, True)(carry)
             frames = jax.tree.map(lambda f, t: jnp.concatenate([f, t]), frames, tail)
-    leaves = [a for a in jax.tree.leaves(frames) if jnp.issubdtype(a.dtype, jnp.inexact)]
-    if check_finite and leaves:
-        bad = functools.reduce(jnp.logical_or, [~jnp.all(jnp.isfinite(a[-1])) for a in leaves])
-        frames = runtime_check(frames, bad, _NOT_FINITE)
+    if check_finite:
+        frames = _check_finite(frames, u0)
     if include_init:
         frames = jax.tree.map(lambda a, f: jnp.concatenate([jnp.asarray(a, f.dtype)[None], f]), u0, frames)
     return frames
+
+
+# One compiled program per stepper structure, shapes and static options, reused by eager calls
+# (un-jitted, the scan's closures are new on every call, so JAX would compile it every time).
+_rollout_cached = eqx.filter_jit(_rollout)
+
+
+def _not_finite(leaves) -> Array | bool:
+    leaves = [a for a in leaves if jnp.issubdtype(jnp.result_type(a), jnp.inexact)]
+    if not leaves:
+        return False
+    return functools.reduce(jnp.logical_or, [~jnp.all(jnp.isfinite(a)) for a in leaves])
+
+
+def _check_finite(frames, u0):
+    """`frames`, raising at run time if `u0` or the last frame holds an inf or NaN (with the
+    message for `u0` when both do). Skipped inside `shard_map` for per-device values, which
+    `error_if` cannot check (see `jaxsci._checks.runtime_check`)."""
+    bad_init = _not_finite(jax.tree.leaves(u0))
+    bad_final = _not_finite([a[-1] for a in jax.tree.leaves(frames)])
+    if bad_init is False and bad_final is False:
+        return frames
+    if any(varies_over_devices(x) for x in jax.tree.leaves((frames, bad_init, bad_final))):
+        return frames
+    # Under vmap the largest index of the batch picks the message: `u0`'s wins.
+    index = jnp.where(bad_init, 1, 0)
+    return eqx.branched_error_if(frames, bad_init | bad_final, index, [_NOT_FINITE, _U0_NOT_FINITE])

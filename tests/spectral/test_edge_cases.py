@@ -8,6 +8,8 @@ the documented `ValueError` messages; a 30-digit exponential of the augmented ma
 scalar phi functions.
 """
 
+import functools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -360,3 +362,269 @@ def test_coupled_coefficients_on_128_squared_grid():
     ck = np.sqrt(-np.asarray(sp.Wave(d, 1.0).linear()[1, 0], np.float64))
     np.testing.assert_allclose(st.coefs[0][0, 0], np.cos(0.1 * ck), rtol=0, atol=2e-6)
     np.testing.assert_allclose(st.coefs[0][1, 0], -ck * np.sin(0.1 * ck), rtol=0, atol=2e-6 * ck.max())
+
+
+# --- 8. a constant source enters every Runge-Kutta stage -------------------------------------
+
+_DS = sp.PeriodicDomain(32)
+_XS = 2 * np.pi * np.arange(32) / 32  # in float64: a float32 grid puts 1e-7 noise on every mode
+_FS = np.cos(2 * _XS) + 0.5 * np.sin(3 * _XS)
+
+
+class _ForcedPDE(sp.AbstractPDE):
+    """Forced viscous Burgers (`coupled=False`) or a forced damped wave with a cubic term
+    (`coupled=True`, a channel-coupling symbol), with the forcing f either as `source()` or
+    added inside `nonlinear()` (`inside=True`)."""
+
+    domain: sp.PeriodicDomain
+    inside: bool = eqx.field(static=True)
+    coupled: bool = eqx.field(static=True)
+
+    def linear(self):
+        lap = self.domain.laplacian()
+        if not self.coupled:
+            return (0.1 * lap)[None]
+        zero, one = jnp.zeros_like(lap), jnp.ones_like(lap)
+        return jnp.stack([jnp.stack([zero, one]), jnp.stack([0.5 * lap, -0.2 * one])])
+
+    def _f_hat(self):
+        f = self.domain.fourier_constant(_FS)[None]
+        return jnp.concatenate([f, 0.5 * f]) if self.coupled else f
+
+    def nonlinear(self, u_hat):
+        u = self.domain.ifft(u_hat)
+        if self.coupled:
+            out = jnp.stack([jnp.zeros_like(u_hat[0]), -self.domain.fft(u[0] ** 3)])
+        else:
+            out = -0.5 * self.domain.derivative(0, 1) * self.domain.fft(u * u)
+        return out + self._f_hat() if self.inside else out
+
+    def source(self):
+        return None if self.inside else self._f_hat()
+
+
+@pytest.mark.parametrize("coupled", [False, True])
+def test_source_step_equals_forcing_inside_nonlinear(x64, coupled):
+    # Reference: the same forcing written inside `nonlinear()`, where every scheme treats it
+    # as a part of N. The forcing's modes (2, 3) are below the 2/3 cutoff, so both steps are
+    # the same arithmetic up to round-off. Before, the source entered only the final update:
+    # an O(dt^2) difference a step, first-order convergence at every order.
+    x = _DS.grid()[0]
+    u0 = jnp.stack([jnp.sin(x) + 0.5 * jnp.cos(2 * x), 0.3 * jnp.cos(x)])[: 2 if coupled else 1]
+    schemes = [(1, "cox-matthews"), (2, "cox-matthews"), (3, "cox-matthews"), (4, "cox-matthews"), (4, "krogstad")]
+    if coupled:  # same stages; what is coupled is the source's matrix phi_1 (full and half step)
+        schemes = [(4, "cox-matthews")]
+
+    def make(inside, order, scheme):
+        return sp.ETDRK(_ForcedPDE(_DS, inside, coupled), 0.2, order, scheme=scheme)
+
+    @jax.jit  # one program for all the steppers (built inside, so their coefficients too)
+    def steps(u):
+        return [(make(False, *s)(u), make(True, *s)(u)) for s in schemes]
+
+    for (order, scheme), (via_source, via_nonlinear) in zip(schemes, steps(u0)):
+        assert float(jnp.abs(via_source - u0).max()) > 0.05  # the step does something
+        np.testing.assert_allclose(via_source, via_nonlinear, rtol=0, atol=1e-14, err_msg=f"{order} {scheme}")
+
+
+def test_forced_problem_converges_at_the_order_of_the_scheme(x64):
+    # Reference: a fine ETDRK4 solution (dt = 1/320) of the forced Burgers problem above up to
+    # t = 1; the order is the log-log slope of the error against dt, as for unforced Burgers
+    # in test_etdrk.py (before: slope 1 at every order).
+    x = _DS.grid()[0]
+    u0 = (jnp.sin(x) + 0.5 * jnp.cos(2 * x))[None]
+    pde = _ForcedPDE(_DS, False, False)
+
+    @functools.partial(jax.jit, static_argnums=0)
+    def solve(order, n):  # n traced: one program per order
+        stepper = sp.ETDRK(pde, 1 / n, order)
+        u_hat = jax.lax.fori_loop(0, n, lambda i, u: stepper.step_fourier(u), stepper.to_fourier(u0))
+        return stepper.from_fourier(u_hat)
+
+    ref = solve(4, 320)
+    ns = np.array([10, 20, 40])
+    for order in (2, 3, 4):
+        errs = [float(jnp.abs(solve(order, n) - ref).max()) for n in ns]
+        slope = np.polyfit(np.log(1.0 / ns), np.log(errs), 1)[0]
+        assert abs(slope - order) < 0.3, (order, slope, errs)
+
+
+# --- 9. NavierStokes3D.project is an exact projection, also at Nyquist modes ------------------
+
+
+def test_navier_stokes_3d_projection_is_idempotent_and_divergence_free(x64):
+    # Reference: exact identities of an orthogonal projection onto divergence-free fields,
+    # for the domain's own derivative symbols: P(P f) = P f, div(P f) = 0, P(grad phi) = 0, and
+    # P is self-adjoint (<P f, g> = <f, P g>). On an even, non-cubic grid every axis has a
+    # Nyquist mode, where the first-derivative symbol is zero; before, the projection divided
+    # by the Laplacian's |k|^2 there and was neither (max |div P f| of order |f| |k|).
+    d = sp.PeriodicDomain((8, 6, 4), (2.0, 3.0, 1.0))
+    pde = sp.NavierStokes3D(d, 0.01)
+    ks = [d.derivative(a, 1) for a in range(3)]
+
+    # P acts mode by mode, so random complex coefficients on the rfftn grid test every mode.
+    rng = np.random.default_rng(0)
+    f_hat, g_hat, phi_hat = (
+        jnp.asarray(rng.normal(size=(c, *d.fourier_shape())) + 1j * rng.normal(size=(c, *d.fourier_shape())))
+        for c in (3, 3, 1)
+    )
+
+    @jax.jit
+    def residuals(f_hat, g_hat, phi_hat):
+        p = pde.project(f_hat)
+        div = lambda v: jnp.abs(sum(k * c for k, c in zip(ks, v))).max()  # noqa: E731
+        inner = lambda a, b: jnp.sum(jnp.conj(a) * b)  # noqa: E731
+        return (
+            jnp.abs(pde.project(p) - p).max(),
+            div(p),
+            jnp.abs(pde.project(jnp.stack([k * phi_hat[0] for k in ks]))).max(),
+            jnp.abs(inner(p, g_hat) - inner(f_hat, pde.project(g_hat))) / jnp.abs(inner(p, g_hat)),
+            jnp.abs(f_hat).max(),
+        )
+
+    idem, div_p, grad_part, adjoint, scale = map(float, residuals(f_hat, g_hat, phi_hat))
+    assert idem < 1e-13 * scale and div_p < 1e-13 * scale and grad_part < 1e-13 * scale
+    assert adjoint < 1e-13
+
+
+# --- 10. gaussian_random_field: Gaussian with the stated spectrum ----------------------------
+
+
+@pytest.mark.parametrize("shape,exponent", [((32,), 3.0), ((16, 16), 4.0)])
+def test_gaussian_random_field_ensemble_spectrum(x64, shape, exponent):
+    # Reference: the stated law. Every Fourier coefficient of the field is Gaussian with
+    # E|u_hat(m)|^2 = c |m|^-exponent (fftn grid, zero at the mean and Nyquist modes), with c
+    # fixed by E<u^2> = 1 (Parseval: sum_m E|u_hat(m)|^2 = N^2). Over M samples, |u_hat(m)|^2 is
+    # exponential, so the ratio of the sample mean to the expected power has standard deviation
+    # 1/sqrt(M); 4.5 of those (0.071 at M = 4000) over at most 112 independent modes fail by
+    # chance with probability < 1e-3. The old per-sample unit-RMS rescaling had the power of
+    # some modes off by about 60% (16^2) and 110% (32 points): it cannot pass.
+    m_samples = 4000
+    d = sp.PeriodicDomain(shape)
+    keys = jax.random.split(jax.random.key(1), m_samples)
+    us = np.asarray(jax.jit(jax.vmap(lambda k: sp.gaussian_random_field(k, d, exponent=exponent)[0]))(keys))
+    n = int(np.prod(shape))
+    modes = np.meshgrid(*[np.fft.fftfreq(s, 1 / s) for s in shape], indexing="ij")
+    m2 = sum(m**2 for m in modes)
+    kept = (m2 > 0) & np.all([2 * np.abs(m) < s for m, s in zip(modes, shape)], axis=0)
+    law = np.where(kept, np.maximum(m2, 1.0) ** (-exponent / 2), 0.0)
+    expected = law * n**2 / law.sum()
+    power = np.mean(np.abs(np.fft.fftn(us, axes=tuple(range(1, len(shape) + 1)))) ** 2, axis=0)
+    assert np.all(power[~kept] < 1e-20 * n)  # mean and Nyquist modes are zero
+    ratio = power[kept] / expected[kept]
+    assert np.abs(ratio - 1).max() < 4.5 / np.sqrt(m_samples), np.abs(ratio - 1).max()
+    # The normalisation: E<u^2> = 1. With mu_m = E|u_hat(m)|^2 and |u_hat(m)|^2 exponential
+    # (variance mu_m^2, u_hat(-m) its conjugate), <u^2> = sum_m |u_hat(m)|^2 / N^2 has variance
+    # 2 sum_m mu_m^2 / N^4; the mean over M samples is within 4.5 of its standard deviations.
+    mean_square = np.mean(us**2, axis=tuple(range(1, len(shape) + 1)))
+    sigma = np.sqrt(2 * np.sum(expected**2) / n**4 / m_samples)
+    assert abs(mean_square.mean() - 1) < 4.5 * sigma, (mean_square.mean(), sigma)
+    assert mean_square.std() > 0.05  # a sample is not rescaled to unit RMS
+
+
+# --- 11. argument checks: coefficients, flags, dealiasing, num_channels, u0 ------------------
+
+
+def test_array_valued_coefficients_raise_and_vmap_still_works(x64):
+    # Reference: the documented `ValueError` naming the coefficient; the vmapped rollout over
+    # scalar viscosities equals a Python loop. Before, nu = [0.1, 0.2, 0.3] on a (16, 4) grid
+    # (Fourier grid (16, 3)) silently became a per-mode viscosity.
+    d2 = sp.PeriodicDomain((16, 4))
+    for make, name in (
+        (lambda: sp.Burgers(_D1, jnp.array([0.1, 0.2])), "nu"),
+        (lambda: sp.Diffusion(d2, [0.1, 0.2, 0.3]), "nu"),
+        (lambda: sp.NavierStokes2D(_D2, 0.1, forcing_amplitude=np.ones(8), forcing_mode=1), "forcing_amplitude"),
+        (lambda: sp.KuramotoSivashinsky(_D1, second_order=np.ones((1,))), "second_order"),
+        (lambda: sp.ETDRK(sp.Diffusion(_D1), jnp.array([0.1])), "dt"),
+    ):
+        with pytest.raises(ValueError, match=f"`{name}` must be a scalar"):
+            make()
+    assert sp.Advection(d2, [1.0, 2.0]).velocity.shape == (2,)  # a vector, one entry per axis
+    X, Y = d2.grid()
+    u0 = (jnp.cos(X) + jnp.cos(Y))[None]
+    run = lambda nu: sp.rollout(sp.ETDRK(sp.Diffusion(d2, nu), 0.1, 0), u0, 3)[-1]  # noqa: E731
+    nus = jnp.array([0.1, 0.2, 0.3])
+    np.testing.assert_allclose(jax.vmap(run)(nus), jnp.stack([run(nu) for nu in nus]), rtol=1e-14)
+
+
+def test_flags_must_be_bools():
+    # Reference: the documented `ValueError`; before, `zero_mean="no"` meant True and
+    # `include_init="no"` prepended u0.
+    st = sp.ETDRK(sp.Diffusion(_D1, 0.1), 0.1, 0)
+    u0 = jnp.sin(_D1.grid()[0])[None]
+    for bad in ("no", "False", 0, 1, None):
+        with pytest.raises(ValueError, match="`zero_mean` must be True or False"):
+            sp.KuramotoSivashinsky(_D1, zero_mean=bad)
+        with pytest.raises(ValueError, match="`include_init`"):
+            sp.rollout(st, u0, 2, include_init=bad)
+        with pytest.raises(ValueError, match="`check_finite`"):
+            sp.rollout(st, u0, 2, check_finite=bad)
+        with pytest.raises(ValueError, match="`paired`"):
+            sp.PeriodicDomain(8, paired=bad)
+    ks = sp.KuramotoSivashinsky(_D1, zero_mean=np.bool_(False))
+    assert ks.zero_mean is False
+    assert sp.rollout(st, u0, 2, include_init=np.bool_(True)).shape == (3, 1, 16)
+
+
+def test_dealiasing_must_be_a_fraction_or_none():
+    # Reference: the documented `ValueError`; accepted values are stored as Python floats (a
+    # static field) and give the mask of the same float. Before, "2/3" raised an unnamed
+    # TypeError and True was taken as the fraction 1.
+    pde = sp.Burgers(_D1, 0.1)
+    for bad in ("2/3", True, np.bool_(False), 1 + 0j, 0.0, -0.5, 1.5, float("nan"), jnp.array([0.5]), [0.5]):
+        with pytest.raises(ValueError, match="`dealiasing` must be None or a real number"):
+            sp.ETDRK(pde, 0.1, dealiasing=bad)
+    for good in (np.float32(0.5), jnp.asarray(0.5), 1):
+        st = sp.ETDRK(pde, 0.1, dealiasing=good)
+        assert type(st.dealiasing) is float
+        np.testing.assert_array_equal(st.mask, sp.ETDRK(pde, 0.1, dealiasing=float(good)).mask)
+    assert sp.ETDRK(pde, 0.1, dealiasing=None).mask is None
+
+
+def test_num_channels_must_be_a_positive_int():
+    # Reference: the documented `ValueError`; before, 0 returned an empty array, -1 raised an
+    # MLIRError and 2.0 a shape TypeError.
+    for fn in (sp.random_fourier_series, sp.gaussian_random_field):
+        for bad in (0, -1, 2.0, True, "2"):
+            with pytest.raises(ValueError, match="`num_channels` must be a positive int"):
+                fn(jax.random.key(0), _D1, num_channels=bad)
+        shape = jax.eval_shape(lambda k: fn(k, _D1, num_channels=np.int64(2)), jax.random.key(0)).shape
+        assert shape == (2, 16)
+
+
+def test_rollout_initial_state_conversion_and_nan_message():
+    # Reference: the rollout of the same u0 as a float32 array. A list is converted; a
+    # bfloat16/float16 u0 (which the FFT refuses) is evolved in float32; a NaN in u0 is named
+    # as such, not blamed on the time step (diffusion is unconditionally stable).
+    st = sp.ETDRK(sp.Diffusion(_D1, 0.1), 0.01, 1)
+    u0 = jnp.sin(_D1.grid()[0])[None]
+    want = sp.rollout(st, u0, 2)
+    np.testing.assert_array_equal(sp.rollout(st, np.asarray(u0).tolist(), 2), want)
+    for low in (jnp.bfloat16, jnp.float16):
+        got = sp.rollout(st, u0.astype(low), 2)
+        assert got.dtype == jnp.float32
+        np.testing.assert_array_equal(got, sp.rollout(st, u0.astype(low).astype(jnp.float32), 2))
+    with pytest.raises(ValueError, match="`u0` must be an array"):
+        sp.rollout(st, "u0", 2)
+    with pytest.raises(ValueError, match="`u0` must have shape"):
+        sp.rollout(st, [[1.0, 2.0]], 2)
+    bad = u0.at[0, 3].set(jnp.nan)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="`u0` contains inf/NaN") as info:
+        sp.rollout(st, bad, 2)
+    assert "time step" not in str(info.value)
+    with pytest.raises(Exception, match="`u0` contains inf/NaN"):
+        jax.jit(lambda u: sp.rollout(st, u, 2))(bad).block_until_ready()
+    assert np.isnan(sp.rollout(st, bad, 2, check_finite=False)).any()
+
+
+def test_enstrophy_spectrum_keeps_the_field_dtype(x64):
+    # Reference: the float64 spectrum of the same field; float32 in gives float32 out, as for
+    # `energy_spectrum` (before: float64 under x64). Both spectra also work under jit.
+    d = sp.PeriodicDomain((16, 16))
+    x, y = d.grid()
+    u = jnp.stack([jnp.sin(3 * y) + jnp.cos(x + 2 * y), jnp.sin(x)])
+    z32 = sp.enstrophy_spectrum(u.astype(jnp.float32), d)
+    assert z32.dtype == jnp.float32
+    z64, e32 = eqx.filter_jit(lambda v: (sp.enstrophy_spectrum(v, d), sp.energy_spectrum(v.astype(jnp.float32), d)))(u)
+    assert z64.dtype == jnp.float64 and e32.dtype == jnp.float32
+    np.testing.assert_allclose(z32, z64, rtol=1e-5, atol=1e-6 * float(z64.max()))

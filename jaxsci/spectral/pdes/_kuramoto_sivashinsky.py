@@ -7,6 +7,7 @@ from typing import ClassVar
 import equinox as eqx
 from jaxtyping import Array, ArrayLike
 
+from .._args import checked_bool
 from .._domain import PeriodicDomain
 from .._pde import AbstractPDE, coefficient
 from ._common import gradient_symbols, k_squared, sum_of_derivatives
@@ -25,7 +26,8 @@ class KuramotoSivashinsky(AbstractPDE):
     its mean is removed so that the mean of $u$ is conserved.
 
     **Arguments:** `domain`; `gradient_scale` $g$; `second_order` $a$; `fourth_order`
-    $b \ge 0$ (its hyper-diffusion damps the high modes); `zero_mean` (static flag).
+    $b \ge 0$ (its hyper-diffusion damps the high modes); `zero_mean` (static flag, a
+    `bool`: anything else is a `ValueError`).
 
     **Example:**
 
@@ -62,7 +64,7 @@ class KuramotoSivashinsky(AbstractPDE):
         self.gradient_scale = coefficient(gradient_scale, "gradient_scale")
         self.second_order = coefficient(second_order, "second_order")
         self.fourth_order = coefficient(fourth_order, "fourth_order", sign="non-negative")
-        self.zero_mean = zero_mean
+        self.zero_mean = checked_bool(zero_mean, "zero_mean")
 
     def linear(self):
         return _ks_symbol(self.domain, self.second_order, self.fourth_order)

@@ -13,7 +13,7 @@ from ._common import gradient_symbols, k_squared, sum_of_derivatives
 
 
 def _velocity(domain: PeriodicDomain, velocity: ArrayLike) -> Array:
-    v = coefficient(velocity, "velocity")
+    v = coefficient(velocity, "velocity", shape=None)
     if v.ndim == 0:
         v = jnp.broadcast_to(v, (domain.ndim,))
     if v.shape != (domain.ndim,):

@@ -134,7 +134,8 @@ class NavierStokes2D(AbstractPDE):
 class NavierStokes3D(AbstractPDE):
     r"""3D incompressible Navier-Stokes in velocity form with Leray projection,
     $\mathbf u_t = -P[(\mathbf u\cdot\nabla)\mathbf u] + \nu\Delta\mathbf u - \lambda\mathbf u$,
-    $\widehat{P f} = \hat f - \mathbf k(\mathbf k\cdot\hat f)/|\mathbf k|^2$.
+    $\widehat{P f} = \hat f - \mathbf k(\mathbf k\cdot\hat f)/|\mathbf k|^2$ (with the discrete
+    wavevector of the derivative symbols, see `project`).
 
     The advection is evaluated in divergence form $\partial_j(u_j u_i)$ (six products).
     Beltrami flows such as ABC flow have a projected nonlinearity of zero, so they decay
@@ -175,10 +176,20 @@ class NavierStokes3D(AbstractPDE):
         return jnp.broadcast_to(sym, (3, *sym.shape))
 
     def project(self, f_hat: Array) -> Array:
-        """Leray projection of Fourier coefficients `(3, *fourier_shape)`."""
-        ks = gradient_symbols(self.domain)  # i k_j
+        r"""Leray projection of Fourier coefficients `(3, *fourier_shape)`: at every mode the
+        orthogonal projection onto the complement of the discrete wavevector $\mathbf k_d$,
+        $\hat f - \mathbf k_d(\mathbf k_d\cdot\hat f)/|\mathbf k_d|^2$.
+
+        $\mathbf k_d$ is the wavevector of the derivative symbols, $i\mathbf k_d$ = `derivative(j, 1)`,
+        which is zero along an axis at its Nyquist mode; $|\mathbf k_d|^2$ is built from the same
+        symbols (not from the Laplacian, which keeps the Nyquist wavenumber). So the result is
+        exactly divergence-free for the domain's derivatives, and projecting twice changes nothing
+        (to round-off), also at modes with a Nyquist component. Where $\mathbf k_d = 0$ (the mean,
+        or all components at Nyquist) the field is left unchanged."""
+        ks = gradient_symbols(self.domain)  # i k_d, zero at the Nyquist mode of an axis
         div = sum(k * f for k, f in zip(ks, f_hat))
-        inv = _inverse_k2(self.domain)
+        kd2 = -sum((k * k).real for k in ks)  # |k_d|^2 from the same symbols
+        inv = jnp.where(kd2 == 0, 0.0, 1.0 / jnp.where(kd2 == 0, 1.0, kd2))
         return jnp.stack([f + k * div * inv for k, f in zip(ks, f_hat)])
 
     def nonlinear(self, u_hat):
