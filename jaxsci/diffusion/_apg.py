@@ -8,8 +8,9 @@ from typing import Callable
 import jax.numpy as jnp
 
 from .._types import Array, Scalar
+from ._cfg import check_denoisers
 from ._stateful import AbstractStatefulDenoiser
-from .samplers._base import check_positive
+from .samplers._hyperparameter import hyperparameter
 
 
 def _dot(a: Array, b: Array) -> Array:
@@ -36,8 +37,8 @@ class AdaptiveProjectedGuidance(AbstractStatefulDenoiser):
 
     - `conditional`, `unconditional`: denoisers.
     - `scale`: guidance weight $w$; `eta`: weight of the parallel part (paper: 0);
-      `norm_threshold`: $\\tau$ (`inf` disables); `momentum`: $\\beta$ (paper: negative, e.g.
-      -0.5). All array leaves.
+      `norm_threshold`: $\\tau > 0$ (`inf` disables); `momentum`: $\\beta$ (paper: negative,
+      e.g. -0.5). All array leaves, also when given as Python floats; the others finite.
 
     ```python
     import jax.numpy as jnp
@@ -53,13 +54,15 @@ class AdaptiveProjectedGuidance(AbstractStatefulDenoiser):
 
     conditional: Callable
     unconditional: Callable
-    scale: Scalar = 1.0
-    eta: Scalar = 0.0
-    norm_threshold: Scalar = math.inf
-    momentum: Scalar = 0.0
+    scale: Scalar = hyperparameter(1.0, "AdaptiveProjectedGuidance: scale", -math.inf)
+    eta: Scalar = hyperparameter(0.0, "AdaptiveProjectedGuidance: eta", -math.inf)
+    norm_threshold: Scalar = hyperparameter(
+        math.inf, "AdaptiveProjectedGuidance: norm_threshold", open_low=True, finite=False
+    )
+    momentum: Scalar = hyperparameter(0.0, "AdaptiveProjectedGuidance: momentum", -math.inf)
 
     def __check_init__(self):
-        check_positive("AdaptiveProjectedGuidance: norm_threshold", self.norm_threshold)
+        check_denoisers("AdaptiveProjectedGuidance", self.conditional, self.unconditional)
 
     def init_state(self, x: Array) -> Array:
         return jnp.zeros_like(x)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import equinox as eqx
 
 from .._types import Array, Scalar
+from .samplers._hyperparameter import hyperparameter
+
+
+def check_denoisers(owner: str, conditional, unconditional) -> None:
+    """`TypeError` naming the argument unless both denoisers are callable."""
+    for name, den in (("conditional", conditional), ("unconditional", unconditional)):
+        if not callable(den):
+            raise TypeError(f"{owner}: {name} must be a denoiser callable as {name}(x, sigma), got {type(den)}.")
 
 
 class ClassifierFreeGuidance(eqx.Module):
@@ -14,12 +23,13 @@ class ClassifierFreeGuidance(eqx.Module):
 
     `scale = 1` is the conditional denoiser, `scale = 0` the unconditional one; `scale > 1`
     extrapolates towards the condition. The result is itself a denoiser, so any sampler
-    applies. `scale` is an array leaf (differentiable, vmappable).
+    applies. `scale` is an array leaf, also when given as a Python float: differentiable
+    (`equinox.filter_grad`), vmappable, and traced, not recompiled, by `equinox.filter_jit`.
 
     **Arguments:**
 
     - `conditional`, `unconditional`: denoisers `(x, sigma) -> x0_hat`.
-    - `scale`: the guidance weight $w$.
+    - `scale`: the guidance weight $w$ (finite).
 
     ```python
     import jax.numpy as jnp
@@ -33,7 +43,10 @@ class ClassifierFreeGuidance(eqx.Module):
 
     conditional: Callable
     unconditional: Callable
-    scale: Scalar = 1.0
+    scale: Scalar = hyperparameter(1.0, "ClassifierFreeGuidance: scale", -math.inf)
+
+    def __check_init__(self):
+        check_denoisers("ClassifierFreeGuidance", self.conditional, self.unconditional)
 
     def __call__(self, x: Array, sigma: Scalar) -> Array:
         u = self.unconditional(x, sigma)

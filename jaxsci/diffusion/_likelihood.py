@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, PRNGKey
+from ._sample import check_key
 
 
 def _gaussian_prior(sigma_max):
@@ -74,9 +75,9 @@ def log_likelihood(
     **Arguments:**
 
     - `denoiser`: `(x, sigma) -> x0_hat` on a batch whose samples do not interact.
-    - `x`: points, leading axis the batch.
+    - `x`: points, a floating array with the batch as its leading axis.
     - `sigma_min`, `sigma_max`: integration range.
-    - `divergence`: `"exact"` or `"hutchinson"` (needs `key`).
+    - `divergence`: `"exact"` or `"hutchinson"` (needs `key`, one JAX random key).
     - `prior_log_prob`: $\\log p_{\\sigma_{max}}$ on a batch; default $\\mathcal N(0,
       \\sigma_{max}^2 I)$.
     - `rtol`, `atol`, `max_steps`: solver controls.
@@ -94,12 +95,14 @@ def log_likelihood(
     ICLR 2019 (Hutchinson estimator).
     """
     x = jnp.asarray(x)
-    if x.ndim < 1:
-        raise ValueError(f"x must have a leading batch axis, got shape {x.shape}.")
+    if x.ndim < 1 or not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(f"x must be a floating array with a leading batch axis, got {x.dtype}{x.shape}.")
     if divergence not in ("exact", "hutchinson"):
         raise ValueError(f"divergence must be 'exact' or 'hutchinson', got {divergence!r}.")
     if divergence == "hutchinson" and key is None:
         raise ValueError("divergence='hutchinson' needs a key for its probe vectors.")
+    if key is not None:
+        check_key(key, "log_likelihood")
     try:
         if not 0 < float(sigma_min) < float(sigma_max):
             raise ValueError(f"need 0 < sigma_min < sigma_max, got {sigma_min}, {sigma_max}.")

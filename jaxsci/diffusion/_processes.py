@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import abc
+import math
 
 import equinox as eqx
 import jax.numpy as jnp
 
+from .._checks import runtime_check
 from .._types import Array, Scalar
+from .samplers._base import concrete
 
 
 class AbstractProcess(eqx.Module):
@@ -54,7 +57,8 @@ class AbstractProcess(eqx.Module):
 
 
 class VE(AbstractProcess):
-    """Variance exploding: $\\alpha = 1$, $s(t) = \\sigma_{min}(\\sigma_{max}/\\sigma_{min})^t$.
+    """Variance exploding: $\\alpha = 1$, $s(t) = \\sigma_{min}(\\sigma_{max}/\\sigma_{min})^t$,
+    with $0 < \\sigma_{min} < \\sigma_{max} < \\infty$ (a `ValueError` otherwise).
 
     ```python
     import jax.numpy as jnp
@@ -67,8 +71,18 @@ class VE(AbstractProcess):
     Reference: Song et al., ICLR 2021 (SMLD / VE SDE).
     """
 
-    sigma_min: Scalar = 0.01
-    sigma_max: Scalar = 50.0
+    sigma_min: Scalar
+    sigma_max: Scalar
+
+    def __init__(self, sigma_min: Scalar = 0.01, sigma_max: Scalar = 50.0):
+        lo, hi = concrete(sigma_min), concrete(sigma_max)
+        if lo is not None and hi is not None:
+            if not 0 < lo < hi < math.inf:
+                raise ValueError(f"VE: need 0 < sigma_min < sigma_max < inf, got sigma_min={lo}, sigma_max={hi}.")
+        else:  # traced: checked when the program runs
+            bad = ~((sigma_min > 0) & (sigma_min < sigma_max) & (jnp.abs(sigma_max) < math.inf))
+            sigma_min = runtime_check(jnp.asarray(sigma_min), bad, "VE: need 0 < sigma_min < sigma_max < inf.")
+        self.sigma_min, self.sigma_max = sigma_min, sigma_max
 
     def alpha(self, t):
         return jnp.ones_like(jnp.asarray(t, float))

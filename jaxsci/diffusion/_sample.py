@@ -12,7 +12,8 @@ import numpy as np
 from .._checks import runtime_check
 from .._types import Array, Float, PRNGKey
 from ._stateful import AbstractStatefulDenoiser
-from .samplers._base import AbstractSampler
+from .samplers._base import AbstractSampler, concrete
+from .samplers._noise import row_offset
 
 
 def check_sigmas(sigmas, dtype=None) -> Array:
@@ -56,6 +57,28 @@ def check_sigmas(sigmas, dtype=None) -> Array:
     return sigmas
 
 
+def check_key(key, where: str) -> None:
+    """`ValueError` naming `key` unless it is one JAX random key: a typed key of shape `()`
+    (`jax.random.key(...)`) or raw key data (`jax.random.PRNGKey(...)`, `uint32[2]` for the
+    default Threefry)."""
+    raw_shape = jax.eval_shape(lambda: jax.random.PRNGKey(0)).shape
+    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape == ():
+            return
+        problem = f"a key array of shape {shape} (for one key a sample, vmap over the keys)"
+    elif dtype == jnp.uint32 and shape == raw_shape:
+        return
+    elif dtype is not None:
+        problem = f"an array of {dtype}{shape}"
+    else:
+        problem = f"{type(key).__name__} {key!r}"
+    raise ValueError(
+        f"{where}: key must be a single JAX random key (jax.random.key(seed), or raw uint32{list(raw_shape)} "
+        f"key data), got {problem}."
+    )
+
+
 def _check_output(denoiser, x, sigma) -> None:
     if isinstance(denoiser, AbstractStatefulDenoiser):
         fn = lambda x, s: denoiser.apply(x, s, denoiser.init_state(x))[0]  # noqa: E731
@@ -75,6 +98,7 @@ def sample(
     sampler: AbstractSampler,
     key: PRNGKey | None = None,
     checkpoint: bool = False,
+    axis_name=None,
 ) -> Float[Array, "batch *shape"]:
     """Integrate from noise level `sigmas[0]` down to `sigmas[-1]` with `sampler`.
 
@@ -82,11 +106,27 @@ def sample(
     `sigmas[0] * normal(key, shape)`), in the variance-exploding parameterisation
     $x = x_0 + \\sigma n$; `denoiser(x, sigma)` returns $\\hat x_0$. The whole loop is one
     `jax.lax.scan`, so `sample` is jittable and differentiable with respect to `x` and to
-    any array inside `denoiser` (e.g. an `equinox.Module`'s parameters). For a sampler whose
+    any array inside `denoiser` (e.g. an `equinox.Module`'s parameters), and to the
+    sampler's float hyperparameters (array leaves). For a sampler whose
     step to sigma = 0 skips a stage (`skips_final_stage`, e.g. `Heun`), that final step runs
-    after the scan, so its step is traced and compiled twice. Step `i` uses the
-    key `fold_in(key, i)`, and every sample draws its own noise from it, so a sample does
-    not depend on the batch size or on how the batch is sharded.
+    after the scan, so its step is traced and compiled twice.
+
+    Noise: step `i` uses the key `fold_in(key, i)`, and every sample draws its own noise
+    from it (`samplers.normal_like`), so a sample does not depend on the batch size, nor on
+    how `jax.jit` shards the batch over a `Mesh`. Under `shard_map` or `pmap` each device
+    sees only its block of the batch, numbered from 0, so with the same key every device
+    would draw the same noise: pass `axis_name` (the mapped axis, or a tuple of axes) and
+    sample `b` of the block on device `k` draws the noise of global sample `k * n_local + b`,
+    the same as on one device (blocks of equal size `n_local`, in device order, as
+    `shard_map` and `pmap` split a batch). Alternatively fold the device index into the
+    key, `key = jax.random.fold_in(key, jax.lax.axis_index(name))`: the devices then draw
+    distinct noise, each sample's noise still does not depend on the local batch size, but
+    the samples differ from a one-device run.
+
+    Precision: the noise levels and every step coefficient are computed in
+    `promote_types(x.dtype, float32)`; a bfloat16 or float16 `x` (and the denoiser's
+    output) stays in its dtype between steps and is passed to the denoiser in it, with a
+    float32 `sigma`.
 
     **Arguments:**
 
@@ -96,8 +136,17 @@ def sample(
     - `x`: initial samples, leading axis the batch.
     - `sigmas`: decreasing non-negative levels (e.g. `karras_sigmas(n, ...)`, ending at 0).
     - `sampler`: an `jaxsci.diffusion.AbstractSampler` such as `DPMpp2M()`.
-    - `key`: needed by stochastic samplers.
-    - `checkpoint`: rematerialise each step in the backward pass (memory O(1) in steps).
+    - `key`: one JAX random key, needed by stochastic samplers. A sampler whose noise
+      switch (`eta`, `s_churn`) is traced (the sampler passed through `jit`, `vmap` or
+      `grad`) runs without noise when no key is given, and fails at run time unless the
+      switch is 0.
+    - `checkpoint`: rematerialise each step in the backward pass (`jax.checkpoint` on the
+      step). The backward pass then keeps only each step's carry (`x` and the sampler's
+      state, e.g. a multistep method's previous estimates) instead of all the step's
+      intermediates: memory still grows linearly with the number of steps, by about one
+      copy of `x` (plus the sampler's scalars) a step, a few times less than without it.
+    - `axis_name`: under `shard_map`/`pmap`/`vmap` with a named batch axis, that axis
+      name: the noise then equals a one-device run's (see above).
 
     **Returns:** the samples at level `sigmas[-1]`, shaped like `x`.
 
@@ -121,10 +170,31 @@ def sample(
     x = jnp.asarray(x)
     if x.ndim < 1 or not jnp.issubdtype(x.dtype, jnp.floating):
         raise ValueError(f"x must be a floating array with a leading batch axis, got {x.dtype}{x.shape}.")
-    sigmas = check_sigmas(sigmas, x.dtype)
-    if sampler.stochastic and key is None:
-        raise ValueError(f"{type(sampler).__name__} is stochastic: pass key=jax.random.key(...).")
+    # levels and coefficients in float32 at least: bfloat16 levels collide, and their
+    # coefficients doubled or tripled the error of a bfloat16 x
+    sigmas = check_sigmas(sigmas, jnp.promote_types(x.dtype, jnp.float32))
+    if key is not None:
+        check_key(key, "sample")
+    elif sampler.stochastic:
+        x = _deterministic_or_raise(sampler, x)
     _check_output(denoiser, x, sigmas[0])
+    offset = None if axis_name is None else jax.lax.axis_index(axis_name) * x.shape[0]
+    with row_offset(offset):
+        return _scan(denoiser, x, sigmas, sampler, key, checkpoint)
+
+
+def _deterministic_or_raise(sampler: AbstractSampler, x: Array) -> Array:
+    """A stochastic sampler without a key: an error, unless its noise switch is traced (then
+    `step` runs without noise, and a nonzero switch fails when the program runs)."""
+    message = f"{type(sampler).__name__} is stochastic: pass key=jax.random.key(...)"
+    name = sampler.noise_switch
+    value = None if name is None else getattr(sampler, name)
+    if value is None or concrete(value) is not None:
+        raise ValueError(message + ".")
+    return runtime_check(x, jnp.any(value != 0), f"{message} (its {name} is nonzero).")
+
+
+def _scan(denoiser, x, sigmas, sampler, key, checkpoint):
     stateful = isinstance(denoiser, AbstractStatefulDenoiser)
     carry0 = (x, sampler.init(x, sigmas), denoiser.init_state(x) if stateful else None)
 
@@ -133,18 +203,21 @@ def sample(
         i, sigma, sigma_next = inputs
         box = [dstate]
 
-        def den(y, s):  # in the dtype of x (a float64 model with float32 x broke the scan's carry)
+        def den(y, s):
+            # the model sees the dtype of x; its output comes back in that of y (a step may
+            # form y in float32 from a bfloat16 x); a float64 model with float32 x broke the carry
             if stateful:
-                out, new = denoiser.apply(y, s, box[0])
-                box[0] = jax.tree.map(lambda a, b: jnp.asarray(a, jnp.result_type(b)), new, box[0])
+                out, new = denoiser.apply(y.astype(x.dtype), s, box[0])
+                box[0] = _like(new, box[0])
                 return out.astype(y.dtype)
-            return denoiser(y, s).astype(y.dtype)
+            return denoiser(y.astype(x.dtype), s).astype(y.dtype)
 
         # marks read by `unless_last`: a pure denoiser's discarded final stage may be skipped
         den.pure, den.final, den.declared = not stateful, final, sampler.skips_final_stage
         step_key = None if key is None or not sampler.stochastic else jax.random.fold_in(key, i)
-        x, state = sampler.step(state, den, x, sigma, sigma_next, step_key)
-        return (x, state, box[0]), None
+        x_next, state_next = sampler.step(state, den, x, sigma, sigma_next, step_key)
+        # no-ops unless x is narrower than float32 (the step computed in float32)
+        return (x_next.astype(x.dtype), _like(state_next, state), box[0]), None
 
     last = functools.partial(body, final=True)
     if checkpoint:
@@ -160,3 +233,13 @@ def sample(
     carry, _ = jax.lax.scan(body, carry0, jax.tree.map(lambda a: a[:-1], inputs))
     (x, _, _), _ = last(carry, jax.tree.map(lambda a: a[-1], inputs))
     return x
+
+
+def _like(new, old):
+    """`new` with the dtypes of `old` (a scan carry keeps its types); no-op where they match."""
+
+    def cast(a, b):
+        a, dtype = jnp.asarray(a), jnp.result_type(b)
+        return a if a.dtype == dtype else a.astype(dtype)
+
+    return jax.tree.map(cast, new, old)

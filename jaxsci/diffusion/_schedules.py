@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from .._checks import as_index
 from .._types import Array, Float
+from ._processes import AbstractProcess
 from .samplers._base import check_positive, concrete
 
 
@@ -113,6 +114,11 @@ def linear_time_sigmas(n: int, process, t_min=1e-3, t_max=1.0) -> Float[Array, "
     ```
     """
     n = _check_n(n)
+    if not isinstance(process, AbstractProcess):
+        raise TypeError(
+            f"process must be an AbstractProcess (e.g. jaxsci.diffusion.VP()), got {type(process).__name__} "
+            f"{process!r}."
+        )
     lo, hi = concrete(t_min), concrete(t_max)
     if lo is not None and hi is not None and not 0 < lo < hi:
         raise ValueError(f"need 0 < t_min < t_max, got t_min={lo}, t_max={hi}.")

@@ -1,6 +1,8 @@
 """Edge cases found by review: gradients where a noise scale vanishes, far-from-origin float32
-mixtures, schedules and processes at their limits, and bad hyperparameters and targets."""
+mixtures, schedules and processes at their limits, bad hyperparameters and targets, traced
+hyperparameters, low-precision samples and misconfigured arguments."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -170,3 +172,247 @@ def test_bad_targets_and_hyperparameters():
         jd.edm_loss(lambda x, s: x, jnp.ones((2, 2)), jax.random.key(0), sigma_data=-1.0)
     with pytest.raises(ValueError, match="norm_threshold"):
         jd.AdaptiveProjectedGuidance(lambda x, s: x, lambda x, s: x, norm_threshold=-1.0)
+
+
+def _one_sided(f, v, eps):
+    """Second-order one-sided difference from above: (-3 f(v) + 4 f(v + eps) - f(v + 2 eps)) / (2 eps)."""
+    return (-3.0 * f(v) + 4.0 * f(v + eps) - f(v + 2.0 * eps)) / (2.0 * eps)
+
+
+def test_dpmppsde_r_one_is_the_limit(x64):
+    # r = 1 (valid, as in k-diffusion) put sqrt(sigma_s - sigma') at sqrt(-1e-8): NaN samples in
+    # float32 from 20 steps on, and NaN gradients. Reference: the step written out by hand
+    # (k-diffusion's sample_dpmpp_sde) with its limit z2 = z1 at r = 1, and, for d/dr, central
+    # differences of that formula with the vanishing increment sqrt(1 - f) z2 left out (its
+    # derivative is -inf at r = 1; the library's derivative is that of every other term).
+    with jax.enable_x64(False):
+        g = jd.targets.Gaussian(jnp.array([0.5, -1.0]), jnp.eye(2))
+        x32 = 80.0 * jax.random.normal(jax.random.key(0), (4, 2))
+        sig32 = jd.karras_sigmas(20, 0.002, 80.0)
+        y32 = jax.jit(lambda x: jd.sample(g.denoiser, x, sig32, sampler=jd.DPMppSDE(r=1.0), key=jax.random.key(1)))
+        assert np.isfinite(np.asarray(y32(x32))).all()
+    g = jd.targets.Gaussian(jnp.array([0.5, -1.0]), jnp.eye(2))
+    x = jnp.array([[1.0, 2.0], [-0.5, 0.3], [3.0, -1.0]])
+    w = jnp.array([[0.3, -1.0], [0.5, 2.0], [-0.2, 0.1]])
+    sigma, sigma_next, key = 2.0, 0.7, jax.random.key(3)
+    step_key = jax.random.fold_in(key, 0)
+    z1 = jd.samplers.normal_like(jax.random.fold_in(step_key, 0), x)
+    ancestral = jd.samplers.ancestral_step
+
+    def by_hand(r):  # one step of DPM-Solver++ SDE (eta = s_noise = 1), z2 -> sqrt(f) z1
+        h = jnp.log(sigma) - jnp.log(sigma_next)
+        sigma_s = sigma * jnp.exp(-r * h)
+        d = g.denoiser(x, sigma)
+        down, up = ancestral(sigma, sigma_s, 1.0)
+        x_2 = (down / sigma) * x - jnp.expm1(jnp.log(down / sigma)) * d + z1 * up
+        mixed = (1 - 0.5 / r) * d + 0.5 / r * g.denoiser(x_2, sigma_s)
+        down, up = ancestral(sigma, sigma_next, 1.0)
+        f = (sigma - sigma_s) / (sigma - sigma_next)
+        return jnp.sum(w * ((down / sigma) * x - jnp.expm1(jnp.log(down / sigma)) * mixed + jnp.sqrt(f) * z1 * up))
+
+    def lib(r):
+        sampler = jd.DPMppSDE(r=r)
+        return jnp.sum(w * jd.sample(g.denoiser, x, jnp.array([sigma, sigma_next]), sampler=sampler, key=key))
+
+    value, grad = jax.jit(jax.value_and_grad(lib))(1.0)
+    by_hand = jax.jit(by_hand)
+    np.testing.assert_allclose(float(value), float(by_hand(1.0)), rtol=1e-12)
+    np.testing.assert_allclose(float(grad), float(_fd(by_hand, 1.0, 1e-6)), rtol=1e-7)
+
+
+def test_langevin_snr_gradient_at_zero(x64):
+    # sqrt(2 eps) = sqrt(4 snr^2 sigma^2) had an infinite derivative at snr = 0 (NaN gradient);
+    # 2 snr sigma is the same for snr >= 0. Reference: one-sided differences at 0 (snr < 0 is
+    # refused), central differences inside.
+    g = jd.targets.Gaussian(jnp.array([0.5, -1.0]), jnp.eye(2))
+    x = 10.0 * jax.random.normal(jax.random.key(0), (3, 2))
+    sig = jd.karras_sigmas(3, 0.05, 10.0)
+
+    def f(snr):
+        sampler = jd.PredictorCorrector(jd.EulerMaruyama(), jd.Langevin(snr=snr))
+        return jnp.sum(jnp.sin(jd.sample(g.denoiser, x, sig, sampler=sampler, key=jax.random.key(1))))
+
+    f, grad = jax.jit(f), jax.jit(jax.grad(f))
+    np.testing.assert_allclose(float(grad(0.0)), float(_one_sided(f, 0.0, 1e-5)), rtol=1e-6)
+    np.testing.assert_allclose(float(grad(0.1)), float(_fd(f, 0.1, 1e-6)), rtol=1e-6)
+    with pytest.raises(ValueError, match="snr"):
+        jd.Langevin(snr=-0.1)
+
+
+def test_traced_noise_switch_without_key_is_deterministic():
+    # Passed through jit, a sampler's eta / s_churn = 0 is traced: Euler, Heun, DPM2, DDIM
+    # demanded a key. Reference: the same sampler with its value concrete (no noise traced).
+    g = jd.targets.Gaussian(jnp.array([1.0, -1.0]), jnp.eye(2))
+    x = 10.0 * jax.random.normal(jax.random.key(0), (3, 2))
+    sig = jd.karras_sigmas(3, 0.05, 10.0)
+    run = jax.jit(lambda x, sampler: jd.sample(g.denoiser, x, sig, sampler=sampler))
+    for sampler in (jd.Euler(), jd.DPM2(), jd.DDIM()):
+        expected = jax.jit(lambda x: jd.sample(g.denoiser, x, sig, sampler=sampler))(x)  # noqa: B023
+        np.testing.assert_allclose(np.asarray(run(x, sampler)), np.asarray(expected), rtol=1e-6, err_msg=repr(sampler))
+    with pytest.raises(Exception, match="pass key"):  # a traced nonzero switch without a key
+        jax.block_until_ready(run(x, jd.DDIM(eta=0.5)))
+    with pytest.raises(ValueError, match="pass key"):  # concrete: at trace time, as before
+        jd.sample(g.denoiser, x, sig, sampler=jd.DDIM(eta=0.5))
+    # a concrete zero (also built inside jit) traces no noise at all, even with a key
+    key = jax.random.key(1)
+    for make in (lambda: jd.EulerAncestral(eta=0.0), lambda: jd.Heun(), lambda: jd.DPMpp3MSDE(eta=0.0)):
+        jaxpr = str(jax.make_jaxpr(lambda x: jd.sample(g.denoiser, x, sig, sampler=make(), key=key))(x))
+        assert "shift_right_logical" not in jaxpr and "random_" not in jaxpr, make()
+    # (the check itself: a noisy sampler's jaxpr has both)
+    jaxpr = str(jax.make_jaxpr(lambda x: jd.sample(g.denoiser, x, sig, sampler=jd.EulerAncestral(), key=key))(x))
+    assert "shift_right_logical" in jaxpr and "random_" in jaxpr
+
+
+def test_float_hyperparameters_are_array_leaves(x64):
+    # Python floats were static leaves: eqx.filter_jit recompiled for each value and
+    # eqx.filter_grad returned None. Reference: a trace counter; central differences.
+    g = jd.targets.Gaussian(jnp.array([1.0, -1.0]), jnp.eye(2))
+    gu = jd.targets.Gaussian(jnp.array([-1.0, 0.5]), 2.0 * jnp.eye(2))
+    x = 10.0 * jax.random.normal(jax.random.key(0), (3, 2))
+    sig = jd.karras_sigmas(3, 0.05, 10.0)
+    traces = []
+
+    @eqx.filter_jit
+    def run(den, sampler, key):
+        traces.append(1)
+        return jd.sample(den, x, sig, sampler=sampler, key=key)
+
+    for eta in (0.3, 0.5, 0.7):
+        run(g.denoiser, jd.DDIM(eta=eta), jax.random.key(1))
+    for w in (2.0, 3.0):
+        run(jd.ClassifierFreeGuidance(g.denoiser, gu.denoiser, scale=w), jd.Euler(), None)
+    assert len(traces) == 2
+    # gradients with respect to a guidance scale and a sampler's s_noise given as Python floats
+    cfg = jd.ClassifierFreeGuidance(g.denoiser, gu.denoiser, scale=3.0)
+    euler = jd.Euler(s_churn=2.0, s_noise=1.1)
+    grads = eqx.filter_grad(lambda m: jnp.sum(run(*m, jax.random.key(2))))((cfg, euler))
+    fd = jax.jit(lambda w, s: jnp.sum(run(eqx.tree_at(lambda c: c.scale, cfg, w),
+                                          eqx.tree_at(lambda e: e.s_noise, euler, s), jax.random.key(2))))
+    np.testing.assert_allclose(float(grads[0].scale), float(_fd(lambda w: fd(w, 1.1), 3.0, 1e-6)), rtol=1e-6)
+    np.testing.assert_allclose(float(grads[1].s_noise), float(_fd(lambda s: fd(3.0, s), 1.1, 1e-6)), rtol=1e-6)
+
+
+def test_nan_and_negative_hyperparameters_are_refused():
+    # check_eta let NaN through and s_noise was checked by the churn samplers only: all-NaN
+    # samples. Reference: the documented ranges.
+    nan = float("nan")
+    bad = [
+        (lambda: jd.EulerAncestral(eta=nan), "eta"), (lambda: jd.Heun(s_churn=nan), "s_churn"),
+        (lambda: jd.DPMpp2MSDE(eta=nan), "eta"), (lambda: jd.DPMpp2SAncestral(eta=nan), "eta"),
+        (lambda: jd.DPMppSDE(eta=nan), "eta"), (lambda: jd.DPMppSDE(r=0.0), "r"),
+        (lambda: jd.EulerAncestral(s_noise=nan), "s_noise"), (lambda: jd.DPMpp3MSDE(s_noise=nan), "s_noise"),
+        (lambda: jd.EulerMaruyama(s_noise=nan), "s_noise"), (lambda: jd.Langevin(snr=nan), "snr"),
+        (lambda: jd.EulerAncestral(s_noise=-1.0), "s_noise"), (lambda: jd.DPMpp2MSDE(s_noise=-1.0), "s_noise"),
+        (lambda: jd.EulerMaruyama(s_noise=-1.0), "s_noise"), (lambda: jd.Euler(s_tmax=nan), "s_tmax"),
+        (lambda: jd.ClassifierFreeGuidance(jd.targets.Gaussian(jnp.zeros(1), jnp.eye(1)).denoiser,
+                                           lambda x, s: x, scale=nan), "scale"),
+        (lambda: jd.AdaptiveProjectedGuidance(lambda x, s: x, lambda x, s: x, eta=nan), "eta"),
+        (lambda: jd.AdaptiveProjectedGuidance(lambda x, s: x, lambda x, s: x, momentum=float("inf")), "momentum"),
+        (lambda: jd.DDIM(eta=jnp.ones(2)), "scalar"),
+    ]  # fmt: skip
+    for make, name in bad:
+        with pytest.raises(ValueError, match=name):
+            make()
+    # traced (built inside jit): checked when the program runs
+    g = jd.targets.Gaussian(jnp.zeros(2), jnp.eye(2))
+    run = jax.jit(lambda v: jd.sample(g.denoiser, jnp.ones((2, 2)), jnp.array([2.0, 1.0, 0.0]),
+                                      sampler=jd.EulerAncestral(s_noise=v), key=jax.random.key(0)))
+    with pytest.raises(Exception, match="s_noise must be finite and non-negative"):
+        jax.block_until_ready(run(jnp.nan))
+
+
+def test_checkpoint_memory_is_linear_in_steps():
+    # The docstring claimed "memory O(1) in steps"; the scan keeps one carry a step. Reference:
+    # XLA's memory analysis of the compiled gradient, against the bytes of x.
+    assert "O(1)" not in jd.sample.__doc__ and "grows linearly" in jd.sample.__doc__
+    x = jax.random.normal(jax.random.key(0), (2048, 2))
+
+    def den(y, s):  # nonlinear: an affine denoiser (a Gaussian target) needs no residuals at all
+        return jnp.tanh(y) / (1.0 + s**2)
+
+    def temp_bytes(n):
+        def loss(x):
+            y = jd.sample(den, x, jd.karras_sigmas(n, 0.01, 10.0), sampler=jd.DPMpp2M(), checkpoint=True)
+            return jnp.sum(y**2)
+
+        return jax.jit(jax.grad(loss)).lower(x).compile().memory_analysis().temp_size_in_bytes
+
+    per_step = (temp_bytes(12) - temp_bytes(4)) / 8
+    assert 0.5 * x.nbytes < per_step < 2.0 * x.nbytes, per_step / x.nbytes
+
+
+def test_low_precision_x_keeps_float32_levels():
+    # bfloat16 x made the levels and every coefficient bfloat16 (twice the error) and refused
+    # a valid 1000-step float32 schedule. Reference: the float32 run (rms error 0.0163 with
+    # bfloat16 levels, 0.0079 with float32 ones).
+    g = jd.targets.Gaussian(jnp.array([0.5, -1.0]), jnp.array([[1.0, 0.3], [0.3, 0.5]]))
+    x = 80.0 * jax.random.normal(jax.random.key(0), (256, 2))
+    sig = jd.karras_sigmas(20, 0.002, 80.0)
+    seen = []
+
+    def den(y, s):
+        seen.append((y.dtype, s.dtype))
+        return g.denoiser(y, s)
+
+    y = jd.sample(den, x.astype(jnp.bfloat16), sig, sampler=jd.DPMpp2M())
+    assert y.dtype == jnp.bfloat16 and set(seen) == {(jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float32))}
+    exact = jd.sample(g.denoiser, x, sig, sampler=jd.DPMpp2M())
+    assert float(jnp.sqrt(jnp.mean((y.astype(jnp.float32) - exact) ** 2))) < 0.012
+    long = jd.sample(g.denoiser, x[:4].astype(jnp.bfloat16), jd.karras_sigmas(1000, 0.002, 80.0), sampler=jd.Euler())
+    assert long.dtype == jnp.bfloat16 and np.isfinite(np.asarray(long, np.float32)).all()
+
+
+def test_key_must_be_one_random_key():
+    # A wrong key reached jax.random.fold_in and failed with JAX-internal messages.
+    g = jd.targets.Gaussian(jnp.array([1.0, -1.0]), jnp.eye(2))
+    x, sig = jnp.ones((3, 2)), jd.karras_sigmas(4, 0.1, 10.0)
+    for key in (0, jnp.array([1.0, 2.0]), jnp.zeros(3, jnp.uint32), jax.random.split(jax.random.key(0), 3)):
+        with pytest.raises(ValueError, match="sample: key must be a single JAX random key"):
+            jd.sample(g.denoiser, x, sig, sampler=jd.EulerAncestral(), key=key)
+    with pytest.raises(ValueError, match="log_likelihood: key must be a single JAX random key"):
+        jd.log_likelihood(g.denoiser, x, sigma_min=1e-3, sigma_max=10.0, divergence="hutchinson", key=0)
+    raw = jax.random.PRNGKey(1)  # legacy raw key data, accepted
+    typed = jax.random.wrap_key_data(raw)
+    raw, typed = (jd.sample(g.denoiser, x, sig, sampler=jd.EulerAncestral(), key=k) for k in (raw, typed))
+    np.testing.assert_array_equal(np.asarray(raw), np.asarray(typed))
+
+
+def test_log_likelihood_refuses_integer_x():
+    # It ran 4096 solver steps and blamed max_steps.
+    g = jd.targets.Gaussian(jnp.array([1.0, -1.0]), jnp.eye(2))
+    with pytest.raises(ValueError, match="x must be a floating array"):
+        jd.log_likelihood(g.denoiser, jnp.ones((3, 2), jnp.int32), sigma_min=1e-3, sigma_max=10.0)
+
+
+def test_static_integers_accept_numpy_and_refuse_bools():
+    # LMS(order) and Langevin(num_steps) refused np.int64 and accepted True (checked_int rule).
+    lms, langevin = jd.LMS(order=np.int64(2)), jd.Langevin(num_steps=np.int64(2))
+    assert type(lms.order) is int and lms.order == 2 and type(langevin.num_steps) is int
+    for make, name in ((lambda: jd.LMS(order=True), "order"), (lambda: jd.Langevin(num_steps=True), "num_steps"),
+                       (lambda: jd.LMS(order=2.0), "order")):
+        with pytest.raises(ValueError, match=name):
+            make()
+
+
+def test_misconfigured_guidance_processes_and_churn():
+    # Accepted before and failed late ('float' object is not callable, AttributeError) or
+    # silently (a decreasing VE std, churn that never applies).
+    den = jd.targets.Gaussian(jnp.zeros(2), jnp.eye(2)).denoiser
+    with pytest.raises(TypeError, match="conditional"):
+        jd.ClassifierFreeGuidance(1.0, den)
+    with pytest.raises(TypeError, match="unconditional"):
+        jd.AdaptiveProjectedGuidance(den, "uncond")
+    with pytest.raises(TypeError, match="process"):
+        jd.linear_time_sigmas(10, "VP")
+    with pytest.raises(ValueError, match="sigma_min < sigma_max"):
+        jd.VE(sigma_min=10.0, sigma_max=1.0)
+    with pytest.raises(ValueError, match="s_tmin <= s_tmax"):
+        jd.Heun(s_churn=1.0, s_tmin=10.0, s_tmax=1.0)
+    with pytest.raises(Exception, match="sigma_min < sigma_max"):  # traced: when the program runs
+        jax.block_until_ready(jax.jit(lambda lo: jd.VE(sigma_min=lo, sigma_max=1.0).sigma(0.5))(10.0))
+    x, sig = jnp.ones((2, 2)), jnp.array([5.0, 1.0, 0.0])
+    run = jax.jit(lambda s: jd.sample(den, x, sig, sampler=s, key=jax.random.key(0)))
+    traced = eqx.tree_at(lambda s: s.s_tmin, jd.Heun(s_churn=1.0, s_tmax=1.0), jnp.asarray(10.0))  # skips checks
+    with pytest.raises(Exception, match="s_tmin <= s_tmax"):
+        jax.block_until_ready(run(traced))
+    np.testing.assert_allclose(jd.VE(0.01, 50.0).sigma(0.5), np.sqrt(0.01 * 50.0), rtol=1e-6)

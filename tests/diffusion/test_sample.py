@@ -85,6 +85,32 @@ def test_sharded_batch_equals_one_device():
     np.testing.assert_allclose(np.asarray(sharded), np.asarray(one), rtol=1e-5, atol=1e-5)
 
 
+def test_shard_map_and_pmap_with_axis_name_equal_one_device():
+    """Under shard_map/pmap each device numbers its block from 0, so every device drew the
+    same noise; with `axis_name` block k starts at k * n_local. Reference: one device."""
+    devices = jax.devices()
+    assert len(devices) >= 4, "tests/conftest.py sets 4 virtual CPU devices"
+    mesh = Mesh(np.array(devices[:4]), ("batch",))
+    target = mixture_target()
+    x = SIGMA_MAX * jax.random.normal(jax.random.key(0), (8, 2))
+    sigmas = jd.karras_sigmas(3, 0.002, SIGMA_MAX)
+
+    def run(x, axis_name=None):
+        return jd.sample(target.denoiser, x, sigmas, sampler=jd.EulerAncestral(), key=jax.random.key(3),
+                         axis_name=axis_name)
+
+    one = np.asarray(run(x))
+    spec = PartitionSpec("batch")
+    sharded = jax.jit(jax.shard_map(lambda x: run(x, "batch"), mesh=mesh, in_specs=spec, out_specs=spec))(x)
+    np.testing.assert_allclose(np.asarray(sharded), one, rtol=1e-5, atol=1e-5)
+    pmapped = jax.pmap(lambda x: run(x, "batch"), axis_name="batch")(x.reshape(4, 2, 2))
+    np.testing.assert_allclose(np.asarray(pmapped).reshape(8, 2), one, rtol=1e-5, atol=1e-5)
+    # the noise itself: a block drawn with its offset is that slice of the whole batch's draw
+    whole = jd.samplers.normal_like(jax.random.key(4), jnp.zeros((5, 3)))
+    block = jd.samplers.normal_like(jax.random.key(4), jnp.zeros((2, 3)), offset=3)
+    np.testing.assert_array_equal(np.asarray(block), np.asarray(whole[3:]))
+
+
 def test_errors():
     target = mixture_target()
     x = jnp.zeros((4, 2))

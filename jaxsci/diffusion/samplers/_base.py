@@ -30,12 +30,18 @@ class AbstractSampler(eqx.Module):
     Subclasses define:
 
     - `stochastic`: a property, `True` when `step` draws noise (then `sample` needs a `key`).
+      Decide it in Python from concrete hyperparameters (`may_be_nonzero`), so that a
+      deterministic configuration traces no noise at all.
     - `init(x, sigmas) -> state`: any pytree of arrays.
     - `step(state, denoiser, x, sigma, sigma_next, key) -> (x_next, state)`. `key` is a
       per-step key (`None` for deterministic samplers); draw noise with
       `jaxsci.diffusion.samplers.normal_like` so that each sample has its own stream.
     - optionally `skips_final_stage = True` (a class variable), when `step` evaluates a
       stage through `unless_last`.
+    - optionally `noise_switch` (a class variable): the name of the hyperparameter whose
+      value 0 makes the sampler deterministic (`"eta"`, `"s_churn"`). When it is traced (the
+      sampler passed through `jax.jit`, `vmap` or `grad`) and no key is given, `sample` runs
+      the noise-free path (`step` gets `key=None`) and checks at run time that it is 0.
 
     A new sampler in a few lines, here explicit midpoint steps of the probability-flow ODE:
 
@@ -66,6 +72,9 @@ class AbstractSampler(eqx.Module):
     """Whether `step` evaluates a stage with `unless_last` that the step to sigma = 0
     discards. `sample` then runs the final step outside its loop, where the stage is
     skipped, so the loop itself holds no `lax.cond`."""
+
+    noise_switch: ClassVar[str | None] = None
+    """The hyperparameter whose value 0 makes `step` draw no noise, if any (see above)."""
 
     @property
     @abc.abstractmethod
@@ -191,5 +200,5 @@ def check_positive(name: str, value) -> None:
 def check_eta(name: str, value) -> None:
     """Trace-time check of a non-negative hyperparameter when it is concrete."""
     v = concrete(value)
-    if v is not None and v < 0:
+    if v is not None and not v >= 0:  # NaN too
         raise ValueError(f"{name} must be non-negative, got {v}.")

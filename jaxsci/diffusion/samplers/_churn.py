@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import jax.numpy as jnp
 
+from ..._checks import runtime_check
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_sqrt
+from ._base import AbstractSampler, concrete, may_be_nonzero, normal_like, safe_sqrt
+from ._hyperparameter import hyperparameter
 
 
 def churn(sampler, num_steps, x, sigma, key):
@@ -26,29 +29,32 @@ def churn(sampler, num_steps, x, sigma, key):
     return x, sigma_hat
 
 
-def check_churn(sampler) -> None:
-    """Trace-time checks of the churn hyperparameters when they are concrete."""
-    for name in ("s_churn", "s_noise"):
-        check_eta(f"{type(sampler).__name__}: {name}", getattr(sampler, name))
-
-
 class AbstractChurnSampler(AbstractSampler):
     """A sampler with the EDM churn hyperparameters; its state is the number of steps $N$.
 
-    Concrete subclasses define only `step`, calling `churn(self, state, x, sigma, key)` first.
+    The four are array leaves: `s_churn`, `s_noise` finite and non-negative, `0 <= s_tmin <=
+    s_tmax` (`s_tmax` may be `inf`). Concrete subclasses define only `step`, calling
+    `churn(self, state, x, sigma, key)` first.
     """
 
-    s_churn: Scalar = 0.0
-    s_tmin: Scalar = 0.0
-    s_tmax: Scalar = math.inf
-    s_noise: Scalar = 1.0
+    s_churn: Scalar = hyperparameter(0.0, "s_churn")
+    s_tmin: Scalar = hyperparameter(0.0, "s_tmin", finite=False)
+    s_tmax: Scalar = hyperparameter(math.inf, "s_tmax", finite=False)
+    s_noise: Scalar = hyperparameter(1.0, "s_noise")
+
+    noise_switch: ClassVar[str] = "s_churn"
 
     def __check_init__(self):
-        check_churn(self)
+        lo, hi = concrete(self.s_tmin), concrete(self.s_tmax)
+        if lo is not None and hi is not None and not lo <= hi:
+            raise ValueError(f"{type(self).__name__}: need s_tmin <= s_tmax, got s_tmin={lo}, s_tmax={hi}.")
 
     @property
     def stochastic(self) -> bool:
         return may_be_nonzero(self.s_churn)
 
     def init(self, x: Array, sigmas: Array):
-        return jnp.asarray(sigmas.shape[0] - 1, x.dtype)
+        steps = jnp.asarray(sigmas.shape[0] - 1, sigmas.dtype)
+        if concrete(self.s_tmin) is None or concrete(self.s_tmax) is None:  # traced: checked when run
+            steps = runtime_check(steps, ~(self.s_tmin <= self.s_tmax), "need s_tmin <= s_tmax.")
+        return steps

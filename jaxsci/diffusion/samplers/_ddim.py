@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+from typing import ClassVar
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, concrete, may_be_nonzero, normal_like, safe_sqrt
+from ._base import AbstractSampler, may_be_nonzero, normal_like, safe_sqrt
+from ._hyperparameter import hyperparameter
 
 
 class DDIM(AbstractSampler):
@@ -20,7 +21,7 @@ class DDIM(AbstractSampler):
 
     **Arguments:**
 
-    - `eta`: in $[0, 1]$.
+    - `eta`: in $[0, 1]$ (an array leaf).
 
     ```python
     from jaxsci import diffusion as jd
@@ -30,12 +31,9 @@ class DDIM(AbstractSampler):
     Reference: Song, Meng and Ermon, *Denoising Diffusion Implicit Models*, ICLR 2021, eq. (16).
     """
 
-    eta: Scalar = 0.0
+    eta: Scalar = hyperparameter(0.0, "DDIM: eta", 0.0, 1.0)
 
-    def __check_init__(self):
-        v = concrete(self.eta)
-        if v is not None and not 0.0 <= v <= 1.0:
-            raise ValueError(f"DDIM: eta must lie in [0, 1], got {v}.")
+    noise_switch: ClassVar[str] = "eta"
 
     @property
     def stochastic(self) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next, safe_sqrt
+from ._base import AbstractSampler, may_be_nonzero, normal_like, safe_next, safe_sqrt
 from ._history import History
+from ._hyperparameter import hyperparameter
 
 
 class DPMpp2MSDE(AbstractSampler):
@@ -22,7 +25,7 @@ class DPMpp2MSDE(AbstractSampler):
 
     **Arguments:**
 
-    - `eta`, `s_noise`: noise amount and scale.
+    - `eta`, `s_noise`: noise amount and scale (non-negative array leaves).
     - `solver_type`: `"midpoint"` or `"heun"` (static).
 
     ```python
@@ -33,12 +36,13 @@ class DPMpp2MSDE(AbstractSampler):
     Reference: Lu et al., *DPM-Solver++*, 2022; Crowson, k-diffusion `sample_dpmpp_2m_sde`.
     """
 
-    eta: Scalar = 1.0
-    s_noise: Scalar = 1.0
+    eta: Scalar = hyperparameter(1.0, "DPMpp2MSDE: eta")
+    s_noise: Scalar = hyperparameter(1.0, "DPMpp2MSDE: s_noise")
     solver_type: str = eqx.field(static=True, default="midpoint")
 
+    noise_switch: ClassVar[str] = "eta"
+
     def __check_init__(self):
-        check_eta("DPMpp2MSDE: eta", self.eta)
         if self.solver_type not in ("midpoint", "heun"):
             raise ValueError(
                 f"DPMpp2MSDE: solver_type must be 'midpoint' or 'heun', got {self.solver_type!r}."
@@ -49,7 +53,7 @@ class DPMpp2MSDE(AbstractSampler):
         return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
-        return History.empty(2, x), jnp.ones((), x.dtype), jnp.zeros((), bool)
+        return History.empty(2, x), jnp.ones((), sigmas.dtype), jnp.zeros((), bool)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):
         history, h_last, started = state

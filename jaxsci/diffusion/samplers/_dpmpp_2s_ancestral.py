@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, concrete, may_be_nonzero, normal_like, to_d, unless_last
+from ._base import AbstractSampler, ancestral_step, concrete, may_be_nonzero, normal_like, to_d, unless_last
+from ._hyperparameter import hyperparameter
 
 
 def _may_end_early(eta) -> bool:
@@ -28,7 +31,7 @@ class DPMpp2SAncestral(AbstractSampler):
 
     **Arguments:**
 
-    - `eta`: amount of fresh noise; `s_noise`: its scale.
+    - `eta`: amount of fresh noise; `s_noise`: its scale (non-negative array leaves).
 
     ```python
     from jaxsci import diffusion as jd
@@ -40,11 +43,10 @@ class DPMpp2SAncestral(AbstractSampler):
 
     skips_final_stage = True
 
-    eta: Scalar = 1.0
-    s_noise: Scalar = 1.0
+    eta: Scalar = hyperparameter(1.0, "DPMpp2SAncestral: eta")
+    s_noise: Scalar = hyperparameter(1.0, "DPMpp2SAncestral: s_noise")
 
-    def __check_init__(self):
-        check_eta("DPMpp2SAncestral: eta", self.eta)
+    noise_switch: ClassVar[str] = "eta"
 
     @property
     def stochastic(self) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, check_eta, may_be_nonzero, normal_like, safe_next, safe_sqrt
+from ._base import AbstractSampler, may_be_nonzero, normal_like, safe_next, safe_sqrt
 from ._history import History
+from ._hyperparameter import hyperparameter
 
 
 class DPMpp3MSDE(AbstractSampler):
@@ -22,7 +25,7 @@ class DPMpp3MSDE(AbstractSampler):
 
     **Arguments:**
 
-    - `eta`, `s_noise`: noise amount and scale.
+    - `eta`, `s_noise`: noise amount and scale (non-negative array leaves).
 
     ```python
     from jaxsci import diffusion as jd
@@ -32,18 +35,17 @@ class DPMpp3MSDE(AbstractSampler):
     Reference: Lu et al., *DPM-Solver++*, 2022; Crowson, k-diffusion `sample_dpmpp_3m_sde`.
     """
 
-    eta: Scalar = 1.0
-    s_noise: Scalar = 1.0
+    eta: Scalar = hyperparameter(1.0, "DPMpp3MSDE: eta")
+    s_noise: Scalar = hyperparameter(1.0, "DPMpp3MSDE: s_noise")
 
-    def __check_init__(self):
-        check_eta("DPMpp3MSDE: eta", self.eta)
+    noise_switch: ClassVar[str] = "eta"
 
     @property
     def stochastic(self) -> bool:
         return may_be_nonzero(self.eta)
 
     def init(self, x: Array, sigmas: Array):
-        one = jnp.ones((), x.dtype)
+        one = jnp.ones((), sigmas.dtype)
         return History.empty(3, x), one, one, jnp.zeros((), jnp.int32)
 
     def step(self, state, denoiser, x, sigma, sigma_next, key):

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import jax
 import jax.numpy as jnp
 
 from ..._types import Array, Scalar
-from ._base import (
-    AbstractSampler,
-    ancestral_step,
-    check_eta,
-    concrete,
-    may_be_nonzero,
-    normal_like,
-    safe_next,
-    unless_last,
-)
+from ._base import AbstractSampler, ancestral_step, may_be_nonzero, normal_like, safe_next, safe_sqrt, unless_last
+from ._hyperparameter import hyperparameter
 
 
-def _brownian_pair(key, x, sigma, sigma_mid, sigma_next):
-    """Unit-variance increments of one Brownian path (in $\\sigma$) over $[\\sigma_m, \\sigma]$
-    and over $[\\sigma', \\sigma]$: the second contains the first."""
+def _brownian_pair(key, x, h, r):
+    """Unit-variance increments of one Brownian path (in $\\sigma$) over $[\\sigma_s, \\sigma]$
+    and over $[\\sigma', \\sigma]$ with $\\sigma_s = \\sigma e^{-rh}$, $\\sigma' = \\sigma e^{-h}$:
+    the second contains the first, so it is $\\sqrt{f} z_1 + \\sqrt{1 - f} z_2$ with the length
+    fraction $f = (\\sigma - \\sigma_s)/(\\sigma - \\sigma')$.
+
+    The fraction $1 - f = e^{-h}\\,\\mathrm{expm1}((1-r)h) / (1 - e^{-h})$ is written so that
+    it is exactly 0 at `r = 1` (the difference $\\sigma_s - \\sigma'$ came out as -1e-8 there:
+    NaN samples), giving the limit $z_2 = z_1$. Its square root has an infinite derivative at
+    `r = 1` (from below, $\\partial/\\partial r \\to -\\infty$); `safe_sqrt` gives 0 there, so the
+    derivative with respect to `r` at `r = 1` is that of every other term."""
     z1 = normal_like(jax.random.fold_in(key, 0), x)
     z2 = normal_like(jax.random.fold_in(key, 1), x)
-    a, b = sigma - sigma_mid, sigma_mid - sigma_next
-    return z1, (jnp.sqrt(a) * z1 + jnp.sqrt(b) * z2) / jnp.sqrt(a + b)
+    first = jnp.expm1(-r * h) / jnp.expm1(-h)
+    second = jnp.exp(-h) * jnp.expm1((1.0 - r) * h) / -jnp.expm1(-h)
+    return z1, safe_sqrt(first) * z1 + safe_sqrt(second) * z2
 
 
 class DPMppSDE(AbstractSampler):
@@ -39,7 +42,8 @@ class DPMppSDE(AbstractSampler):
 
     **Arguments:**
 
-    - `eta`, `s_noise`: noise amount and scale; `r`: the stage fraction (default 1/2).
+    - `eta`, `s_noise`: noise amount and scale (non-negative); `r`: the stage fraction in
+      $(0, 1]$ (default 1/2). All three are array leaves.
 
     ```python
     from jaxsci import diffusion as jd
@@ -51,15 +55,11 @@ class DPMppSDE(AbstractSampler):
 
     skips_final_stage = True
 
-    eta: Scalar = 1.0
-    s_noise: Scalar = 1.0
-    r: Scalar = 0.5
+    eta: Scalar = hyperparameter(1.0, "DPMppSDE: eta")
+    s_noise: Scalar = hyperparameter(1.0, "DPMppSDE: s_noise")
+    r: Scalar = hyperparameter(0.5, "DPMppSDE: r", 0.0, 1.0, open_low=True)
 
-    def __check_init__(self):
-        check_eta("DPMppSDE: eta", self.eta)
-        r = concrete(self.r)
-        if r is not None and not 0.0 < r <= 1.0:
-            raise ValueError(f"DPMppSDE: r must lie in (0, 1], got {r}.")
+    noise_switch: ClassVar[str] = "eta"
 
     @property
     def stochastic(self) -> bool:
@@ -75,7 +75,7 @@ class DPMppSDE(AbstractSampler):
         sigma_s = sigma * jnp.exp(-self.r * h)
         noisy = key is not None and self.stochastic
         if noisy:
-            z1, z2 = _brownian_pair(key, x, sigma, sigma_s, sn)
+            z1, z2 = _brownian_pair(key, x, h, self.r)
         down, up = ancestral_step(sigma, sigma_s, self.eta)
         x_2 = (down / sigma) * x - jnp.expm1(jnp.log(down) - jnp.log(sigma)) * denoised
         if noisy:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from ..._types import Array, Scalar
-from ._base import AbstractSampler, ancestral_step, check_eta, may_be_nonzero, normal_like, to_d
+from ._base import AbstractSampler, ancestral_step, may_be_nonzero, normal_like, to_d
+from ._hyperparameter import hyperparameter
 
 
 class EulerAncestral(AbstractSampler):
@@ -16,7 +19,7 @@ class EulerAncestral(AbstractSampler):
     **Arguments:**
 
     - `eta`: amount of fresh noise (1 is ancestral sampling).
-    - `s_noise`: scale of the fresh noise.
+    - `s_noise`: scale of the fresh noise. Both are non-negative array leaves.
 
     ```python
     import jax, jax.numpy as jnp
@@ -30,11 +33,10 @@ class EulerAncestral(AbstractSampler):
     Reference: Ho et al., *DDPM*, 2020; Crowson, k-diffusion `sample_euler_ancestral`.
     """
 
-    eta: Scalar = 1.0
-    s_noise: Scalar = 1.0
+    eta: Scalar = hyperparameter(1.0, "EulerAncestral: eta")
+    s_noise: Scalar = hyperparameter(1.0, "EulerAncestral: s_noise")
 
-    def __check_init__(self):
-        check_eta("EulerAncestral: eta", self.eta)
+    noise_switch: ClassVar[str] = "eta"
 
     @property
     def stochastic(self) -> bool:

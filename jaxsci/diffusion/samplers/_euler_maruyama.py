@@ -6,6 +6,7 @@ import jax.numpy as jnp
 
 from ..._types import Array, Scalar
 from ._base import AbstractSampler, normal_like
+from ._hyperparameter import hyperparameter
 
 
 class EulerMaruyama(AbstractSampler):
@@ -19,7 +20,7 @@ class EulerMaruyama(AbstractSampler):
 
     **Arguments:**
 
-    - `s_noise`: scale of the injected noise.
+    - `s_noise`: scale of the injected noise (a non-negative array leaf).
 
     ```python
     from jaxsci import diffusion as jd
@@ -30,7 +31,7 @@ class EulerMaruyama(AbstractSampler):
     (reverse diffusion predictor).
     """
 
-    s_noise: Scalar = 1.0
+    s_noise: Scalar = hyperparameter(1.0, "EulerMaruyama: s_noise")
 
     @property
     def stochastic(self) -> bool:

@@ -7,9 +7,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..._checks import checked_int
 from ..._types import Array
 from ._base import AbstractSampler, to_d
 from ._history import History
+
+
+def _order(value) -> int:
+    return checked_int(value, f"LMS: order must be a positive integer, got {value!r}.")
 
 
 def _lagrange_weights(m: int, nodes: Array, a: Array, b: Array) -> Array:
@@ -41,7 +46,7 @@ class LMS(AbstractSampler):
 
     **Arguments:**
 
-    - `order`: a static integer $\\ge 1$.
+    - `order`: a static integer $\\ge 1$ (NumPy integers are accepted, bools are not).
 
     ```python
     from jaxsci import diffusion as jd
@@ -52,11 +57,7 @@ class LMS(AbstractSampler):
     *Solving ODEs I*, III.1.
     """
 
-    order: int = eqx.field(static=True, default=4)
-
-    def __check_init__(self):
-        if not isinstance(self.order, int) or self.order < 1:
-            raise ValueError(f"LMS: order must be a positive integer, got {self.order!r}.")
+    order: int = eqx.field(static=True, default=4, converter=_order)
 
     @property
     def stochastic(self) -> bool:
@@ -76,7 +77,6 @@ class LMS(AbstractSampler):
             (lambda m: lambda lv: _lagrange_weights(m, lv, sigma, sigma_next))(m)
             for m in range(1, self.order + 1)
         ]
-        coeffs = jax.lax.switch(count - 1, branches, levels)
-        coeffs = coeffs.astype(x.dtype)
+        coeffs = jax.lax.switch(count - 1, branches, levels)  # in the dtype of sigmas
         x = x + sum(coeffs[j] * ds[j] for j in range(self.order))
         return x, (ds, levels, count)

@@ -16,6 +16,8 @@ consumer into one pass, and the noise is never written to memory:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 
@@ -73,31 +75,48 @@ def _box_muller(u: Array, t: Array, negative: Array, terms: int) -> Array:
     return jnp.where(negative, -z, z)
 
 
-def _counters(rows: int, cols: int, scale: int = 1, shift: int = 0) -> tuple[Array, Array]:
+_ROW_OFFSET: contextvars.ContextVar = contextvars.ContextVar("jaxsci_diffusion_row_offset", default=None)
+
+
+@contextlib.contextmanager
+def row_offset(offset):
+    """While tracing inside this context, `normal_like` numbers the samples of `x` from
+    `offset` (an integer scalar, may be traced) instead of 0. `sample(..., axis_name=...)`
+    sets it to the index of its local block's first sample in the global batch."""
+    token = _ROW_OFFSET.set(offset)
+    try:
+        yield
+    finally:
+        _ROW_OFFSET.reset(token)
+
+
+def _counters(rows: int, cols: int, scale: int = 1, shift: int = 0, offset=None) -> tuple[Array, Array]:
     c0 = jax.lax.broadcasted_iota(jnp.uint32, (rows, cols), 0)
     c1 = jax.lax.broadcasted_iota(jnp.uint32, (rows, cols), 1)
+    if offset is not None:
+        c0 = c0 + offset
     if scale != 1:
         c1 = c1 * np.uint32(scale) + np.uint32(shift)
     return c0, c1
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))  # one compilation when called eagerly
-def _normal32(kd: Array, rows: int, n: int) -> Array:
+def _normal32(kd: Array, rows: int, n: int, offset=None) -> Array:
     """float32: the hash of `(b, j)` gives a 24-bit radius uniform (first word) and a 24-bit
     angle and a sign (second word)."""
-    y0, y1 = threefry2x32(kd[0], kd[1], *_counters(rows, n))
+    y0, y1 = threefry2x32(kd[0], kd[1], *_counters(rows, n, offset=offset))
     u = ((y0 >> np.uint32(8)).astype(jnp.float32) + 1.0) * np.float32(2.0**-24)
     t = ((y1 >> np.uint32(8)).astype(jnp.float32) + 0.5) * np.float32(2.0**-24)
     return _box_muller(u, t, (y1 & np.uint32(1)) == 1, terms=7)
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))
-def _normal64(kd: Array, rows: int, n: int) -> Array:
+def _normal64(kd: Array, rows: int, n: int, offset=None) -> Array:
     """float64: the hashes of `(b, 2j)` and `(b, 2j + 1)` give a 53-bit radius uniform and a
     53-bit angle and a sign."""
 
     def word(shift):
-        y0, y1 = threefry2x32(kd[0], kd[1], *_counters(rows, n, 2, shift))
+        y0, y1 = threefry2x32(kd[0], kd[1], *_counters(rows, n, 2, shift, offset))
         return (y0.astype(jnp.uint64) << np.uint64(32)) | y1.astype(jnp.uint64)
 
     a, b = word(0), word(1)
@@ -106,13 +125,16 @@ def _normal64(kd: Array, rows: int, n: int) -> Array:
     return _box_muller(u, t, (b & np.uint64(1)) == 1, terms=12)
 
 
-def normal_like(key: PRNGKey, x: Array) -> Array:
+def normal_like(key: PRNGKey, x: Array, *, offset=None) -> Array:
     """Standard normal noise shaped like `x`, drawn per sample.
 
     Element `j` of sample `b` (the leading axis of `x`, the other axes flattened) is a
-    function of `(key, b, j)` only, so a sample's noise does not depend on how many other
-    samples share the batch, and a batch split over devices draws exactly the same
-    numbers as on one device. The Threefry-2x32 hash of the counters $(b, j)$ gives two
+    function of `(key, offset + b, j)` only, so a sample's noise does not depend on how many
+    other samples share the batch, and a batch split over devices by `jax.jit` with a
+    sharding draws exactly the same numbers as on one device. Under `shard_map` or `pmap`
+    each device sees only its block, numbered from 0: pass that block's global `offset`
+    (`sample(..., axis_name=...)` does this for every sampler), or every device draws the
+    same noise. The Threefry-2x32 hash of the counters $(b, j)$ gives two
     32-bit words $(u, \\theta)$ and, by Box-Muller, $z_{b,j} = \\sqrt{-2\\log u}\\cos\\theta$
     (in float64 two hashes an element, for 53-bit uniforms). Every element is computed
     independently by elementwise integer and float arithmetic, which XLA fuses into one
@@ -124,6 +146,9 @@ def normal_like(key: PRNGKey, x: Array) -> Array:
 
     - `key`: a JAX random key (typed, or a raw `uint32[2]` Threefry key).
     - `x`: a floating array of shape `(batch, ...)`.
+    - `offset`: the global index of the first sample of `x` (an integer scalar, may be
+      traced). Default: 0, or the offset that `sample(..., axis_name=...)` sets for the
+      samplers it runs.
 
     **Returns:** an array shaped like `x`, with the dtype of `x`.
 
@@ -141,10 +166,13 @@ def normal_like(key: PRNGKey, x: Array) -> Array:
     key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     kd = jax.random.key_data(key) if typed else key
+    offset = _ROW_OFFSET.get() if offset is None else offset
+    offset = None if offset is None else jnp.asarray(offset).astype(jnp.uint32)
     if kd.shape != (2,) or kd.dtype != jnp.uint32 or (typed and jax.random.key_impl(key) != "threefry2x32"):
         index = jnp.arange(x.shape[0], dtype=jnp.uint32)
+        index = index if offset is None else index + offset
         one = lambda i: jax.random.normal(jax.random.fold_in(key, i), x.shape[1:], x.dtype)  # noqa: E731
         return jax.vmap(one)(index)
     rows, n = x.shape[0], math.prod(x.shape[1:])
-    z = (_normal64 if x.dtype == jnp.float64 else _normal32)(kd, rows, n)
+    z = (_normal64 if x.dtype == jnp.float64 else _normal32)(kd, rows, n, offset)
     return z.reshape(x.shape).astype(x.dtype)

@@ -6,11 +6,16 @@ import abc
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 
+from ..._checks import checked_int
 from ..._types import Array, Scalar
 from ._base import AbstractSampler, normal_like
 from ._euler_maruyama import EulerMaruyama
+from ._hyperparameter import hyperparameter
+
+
+def _steps(value) -> int:
+    return checked_int(value, f"Langevin: num_steps must be a positive integer, got {value!r}.")
 
 
 class AbstractCorrector(eqx.Module):
@@ -30,13 +35,14 @@ class Langevin(AbstractCorrector):
     the step explodes near a mode, where the score vanishes). Here the norms are replaced by
     their typical values $E\\|z\\|^2 = d$ and $\\|\\nabla\\log p_\\sigma\\|^2 \\approx
     d/\\sigma^2$ (an upper bound on the Fisher information of $p_\\sigma$), giving the
-    batch-independent step $\\epsilon = 2 r^2 \\sigma^2$. Score from the denoiser:
-    $(D(x,\\sigma) - x)/\\sigma^2$.
+    batch-independent step $\\epsilon = 2 r^2 \\sigma^2$, whose noise scale is
+    $\\sqrt{2\\epsilon} = 2 r \\sigma$ (written so, it is differentiable at $r = 0$). Score
+    from the denoiser: $(D(x,\\sigma) - x)/\\sigma^2$.
 
     **Arguments:**
 
-    - `snr`: target signal-to-noise ratio $r$ (array leaf).
-    - `num_steps`: Langevin steps per noise level (static).
+    - `snr`: target signal-to-noise ratio $r \\ge 0$ (array leaf; 0 switches the corrector off).
+    - `num_steps`: Langevin steps per noise level (static; NumPy integers are accepted).
 
     ```python
     import jax, jax.numpy as jnp
@@ -50,19 +56,16 @@ class Langevin(AbstractCorrector):
     Reference: Song et al., ICLR 2021, Algorithm 5.
     """
 
-    snr: Scalar = 0.16
-    num_steps: int = eqx.field(static=True, default=1)
-
-    def __check_init__(self):
-        if not isinstance(self.num_steps, int) or self.num_steps < 1:
-            raise ValueError(f"Langevin: num_steps must be a positive integer, got {self.num_steps!r}.")
+    snr: Scalar = hyperparameter(0.16, "Langevin: snr")
+    num_steps: int = eqx.field(static=True, default=1, converter=_steps)
 
     def correct(self, denoiser, x, sigma, key):
         for j in range(self.num_steps):
             grad = (denoiser(x, sigma) - x) / sigma**2
             z = normal_like(jax.random.fold_in(key, j), x)
             eps = 2.0 * (self.snr * sigma) ** 2
-            x = x + eps * grad + jnp.sqrt(2.0 * eps) * z
+            # sqrt(2 eps) for snr >= 0: jnp.sqrt(2 eps) had an infinite derivative at snr = 0
+            x = x + eps * grad + (2.0 * self.snr * sigma) * z
         return x
 
 
