@@ -25,35 +25,36 @@ def test_gradients_where_a_noise_scale_vanishes(x64):
     x, key = jnp.array([[1.0, 0.5], [-0.3, 2.0], [0.7, -1.2]]), jax.random.key(0)
     sig = jd.karras_sigmas(6, 0.01, 20.0)
 
+    # every function jitted once: eager calls would trace and compile the sampling loop anew
+    @jax.jit
     def ddim(eta):
         return jd.sample(g.denoiser, x, sig, sampler=jd.DDIM(eta=eta), key=key).sum()
 
+    grad_ddim = jax.jit(jax.grad(ddim))
     for eta in (0.0, 1.0):  # ends of the allowed range: one-sided differences
         side = 1e-6 if eta == 0.0 else -1e-6
         one_sided = float((ddim(eta + side) - ddim(eta)) / side)
-        np.testing.assert_allclose(float(jax.grad(ddim)(eta)), one_sided, rtol=1e-4)
-    np.testing.assert_allclose(float(jax.grad(ddim)(0.5)), float(_fd(ddim, 0.5, 1e-6)), rtol=1e-6)
+        np.testing.assert_allclose(float(grad_ddim(eta)), one_sided, rtol=1e-4)
+    np.testing.assert_allclose(float(grad_ddim(0.5)), float(_fd(ddim, 0.5, 1e-6)), rtol=1e-6)
     for sampler in (jd.DDIM(0.5), jd.Euler(s_churn=2.0, s_tmin=0.1, s_tmax=5.0), jd.Heun(s_churn=2.0, s_tmin=0.1)):
-        def run(s, sampler=sampler):
-            return jd.sample(g.denoiser, x, s, sampler=sampler, key=key).sum()
-
-        grads = np.asarray(jax.grad(run)(sig))
+        run = jax.jit(lambda s, sampler=sampler: jd.sample(g.denoiser, x, s, sampler=sampler, key=key).sum())
+        grads = np.asarray(jax.jit(jax.grad(run))(sig))
         assert np.isfinite(grads).all(), (type(sampler).__name__, grads)
         for i in (1, 3):  # inside the sequence (the last level is the fixed 0)
             e = jnp.zeros_like(sig).at[i].set(1.0)
             np.testing.assert_allclose(grads[i], float(_fd(lambda t: run(sig + t * e), 0.0, 1e-6)), rtol=1e-4, atol=1e-9)
     # the SDE samplers' noise scale sqrt(-expm1(-2 eta h)) is 0 at eta = 0
     for cls in (jd.DPMpp2MSDE, jd.DPMpp3MSDE):
-        def sde(eta, cls=cls):
-            return jd.sample(g.denoiser, x, sig, sampler=cls(eta=eta), key=key).sum()
-
-        assert np.isfinite(float(jax.grad(sde)(0.0)))
-        np.testing.assert_allclose(float(jax.grad(sde)(0.7)), float(_fd(sde, 0.7, 1e-6)), rtol=1e-5)
+        sde = jax.jit(lambda eta, cls=cls: jd.sample(g.denoiser, x, sig, sampler=cls(eta=eta), key=key).sum())
+        grad_sde = jax.jit(jax.grad(sde))
+        assert np.isfinite(float(grad_sde(0.0)))
+        np.testing.assert_allclose(float(grad_sde(0.7)), float(_fd(sde, 0.7, 1e-6)), rtol=1e-5)
 
     target = mixture_target()
     cond, uncond = target.component(1).denoiser, target.denoiser
     xs = 20.0 * jax.random.normal(jax.random.key(1), (4, 2))
 
+    @jax.jit
     def apg(scale):
         return jd.sample(jd.AdaptiveProjectedGuidance(cond, uncond, scale), xs, sig, sampler=jd.Euler()).sum()
 
